@@ -1,0 +1,98 @@
+// swift-tools-version:6.1
+// nvisy — a plugin-host server for data and AI pipelines. Layout: see README.md ("Layout").
+import PackageDescription
+
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "nvisy",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "nvisy", targets: ["nvisy"]),
+        // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // MARK: System libraries (Debian packages, see scripts/install-deps.sh)
+        .systemLibrary(name: "CSodium", path: "Host/CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        // SYSTEM-LIBRARIES (CNats, CPython)
+
+        // MARK: Host modules. Dependencies point one way: Core <- Postgres, NATS, Plugins <- Runtime ... <- Server <- nvisy
+        .target(
+            name: "NvisyCore",
+            dependencies: [
+                "CSodium",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Host/NvisyCore",
+            swiftSettings: swift6
+        ),
+        .target(
+            name: "NvisyPostgres",
+            dependencies: [
+                "NvisyCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Host/NvisyPostgres",
+            resources: [.embedInCode("Migrations")],
+            swiftSettings: swift6
+        ),
+        // NATS-TARGETS (NvisyNATS)
+        // PLUGIN-TARGETS (NvisyPlugins, PluginABI, Plugins/)
+        .target(
+            name: "NvisyServer",
+            dependencies: [
+                "NvisyCore",
+                "NvisyPostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            path: "Host/NvisyServer",
+            swiftSettings: swift6
+        ),
+        .executableTarget(
+            name: "nvisy",
+            dependencies: [
+                "NvisyServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Host/nvisy",
+            swiftSettings: swift6
+        ),
+
+        // MARK: Tests (one target per module, mirroring Host/)
+        .testTarget(name: "NvisyCoreTests", dependencies: ["NvisyCore"], swiftSettings: swift6),
+        .testTarget(
+            name: "NvisyPostgresTests",
+            dependencies: ["NvisyPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: swift6
+        ),
+        .testTarget(
+            name: "NvisyServerTests",
+            dependencies: [
+                "NvisyServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swift6
+        ),
+        // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)
+    ]
+)

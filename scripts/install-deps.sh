@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what nvisy needs on a Debian machine, and nothing twice.
+# Called by `make run` and `make test`; safe to run again (it then installs nothing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev python3-venv libffi-dev nats-server)
+PYTHON=/usr/bin/python3.11
+VENV=.venv
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to install ${missing[*]} (run as root or install them yourself)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# PostgreSQL refuses to run as root: the host starts it as this unprivileged user.
+if [ "$(id -u)" -eq 0 ] && ! id nvisy >/dev/null 2>&1; then
+  echo "install-deps: creating system user nvisy (runs the embedded PostgreSQL)"
+  useradd --system --no-create-home --shell /usr/sbin/nologin nvisy
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "install-deps: creating $VENV with $PYTHON"
+  "$PYTHON" -m venv "$VENV"
+fi
+REQ=python/requirements.txt
+STAMP="$VENV/.requirements.sha256"
+want=$(sha256sum "$REQ" | cut -d' ' -f1)
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+  echo "install-deps: pip install -r $REQ"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+  echo "$want" > "$STAMP"
+fi
