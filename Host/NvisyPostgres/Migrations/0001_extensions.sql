@@ -1,3 +1,2 @@
--- 0001: the extensions the schema needs.
+-- 0001: the extensions the schema needs (pgvector for embeddings).
 CREATE EXTENSION IF NOT EXISTS vector;
-CREATE EXTENSION IF NOT EXISTS pgcrypto;

@@ -1,0 +1,9 @@
+/// Every migration of the nvisy schema, in order.
+///
+/// To add one: put `NNNN_what.sql` in this folder (it is embedded by `.embedInCode`) and add a
+/// line here. A test fails if a `.sql` file is missing from this list.
+public enum Migrations {
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "extensions", bytes: PackageResources._001_extensions_sql),
+    ]
+}

