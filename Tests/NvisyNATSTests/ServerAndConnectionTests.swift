@@ -1,0 +1,58 @@
+import Foundation
+import NvisyCore
+import Testing
+@testable import NvisyNATS
+
+@Suite struct ServerAndConnectionTests {
+    @Test func connectsAndReportsHealth() async throws {
+        try await withNATS { conn, server in
+            #expect(conn.isConnected)
+            #expect(conn.status == .connected)
+            #expect(await server.isRunning)
+        }
+    }
+
+    @Test func unreachableServerFailsWithinTheBoundedWait() async throws {
+        let start = ContinuousClock.now
+        let port = try Loopback.freePort()
+        do {
+            _ = try await NATSConnection.connect(url: "nats://127.0.0.1:\(port)", timeout: .seconds(1), logger: quietLogger)
+            Issue.record("connected to nothing")
+        } catch let error as NvisyError {
+            #expect(error.kind == .unavailable)
+            #expect(error.retry == .transient)
+            #expect(error.message.contains("127.0.0.1:\(port)"))
+            #expect(error.message.contains("unreachable"))
+        }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func secondServerOnTheSameStoreIsRefused() async throws {
+        try await withNATS { _, server in
+            let other = EmbeddedNATSServer(storeDirectory: server.storeDirectory, logger: quietLogger)
+            do {
+                try await other.start()
+                Issue.record("second server started on the same store")
+                await other.stop()
+            } catch let error as NvisyError {
+                #expect(error.kind == .conflict)
+                #expect(error.message.contains("already in use"))
+            }
+        }
+    }
+
+    @Test func healthTurnsFalseWhileServerIsDownAndRecovers() async throws {
+        try await withNATS { conn, server in
+            await server.stop()
+            #expect(try await poll { !conn.isConnected })
+            try await server.start()
+            #expect(try await poll(timeout: .seconds(10)) { conn.isConnected })
+        }
+    }
+
+    @Test func missingBinaryIsAClearError() async throws {
+        let server = EmbeddedNATSServer(storeDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("nvisy-nobin-\(UUID())"),
+                                        executable: "/nonexistent/nats-server", logger: quietLogger)
+        await #expect(throws: NvisyError.self) { try await server.start() }
+    }
+}
