@@ -1,0 +1,1 @@
+print("nvisy-bench-nats: not written yet")
