@@ -9,6 +9,17 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "nvisy", targets: ["nvisy"]),
+        // The Swift plugin SDK (static: each plugin gets its own copy, nothing Swift is shared).
+        .library(name: "NvisyPluginKit", targets: ["NvisyPluginKit"]),
+        // Provider plugins: lib<Name>.so, loaded by the host from plugins.d/ (see PluginABI/README.md).
+        .library(name: "NvisyFilesystemPlugin", type: .dynamic, targets: ["FilesystemPlugin"]),
+        .library(name: "NvisyFormatsPlugin", type: .dynamic, targets: ["FormatsPlugin"]),
+        .library(name: "NvisyPostgresPlugin", type: .dynamic, targets: ["PostgresPlugin"]),
+        // Test and benchmark fixtures (not in plugins.d/).
+        .library(name: "NvisyTrivialPlugin", type: .dynamic, targets: ["TrivialPlugin"]),
+        .library(name: "NvisyFixtureABIMismatch", type: .dynamic, targets: ["FixtureABIMismatch"]),
+        .library(name: "NvisyFixtureDuplicate", type: .dynamic, targets: ["FixtureDuplicate"]),
+        .executable(name: "nvisy-bench-plugins", targets: ["PluginCrossingBench"]),
         // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
     ],
     dependencies: [
@@ -66,6 +77,34 @@ let package = Package(
             swiftSettings: swift6
         ),
         // NATS-TARGETS (NvisyNATS)
+        // MARK: The plugin ABI (C), the Swift plugin SDK, the host's loader, and the plugins
+        .target(
+            name: "NvisyPluginABI",
+            path: "PluginABI",
+            exclude: ["NvisyPluginKit", "README.md"],
+            sources: ["src"],
+            publicHeadersPath: "include"
+        ),
+        .target(name: "NvisyPluginKit", dependencies: ["NvisyPluginABI"], path: "PluginABI/NvisyPluginKit",
+                swiftSettings: swift6),
+        .target(
+            name: "NvisyPlugins",
+            dependencies: [
+                "NvisyCore",
+                "NvisyPluginABI",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Host/NvisyPlugins",
+            swiftSettings: swift6
+        ),
+        .systemLibrary(name: "CLibPQ", path: "Plugins/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "FilesystemPlugin", dependencies: ["NvisyPluginKit"], path: "Plugins/Filesystem", swiftSettings: swift6),
+        .target(name: "FormatsPlugin", dependencies: ["NvisyPluginKit"], path: "Plugins/Formats", swiftSettings: swift6),
+        .target(name: "PostgresPlugin", dependencies: ["NvisyPluginKit", "CLibPQ"], path: "Plugins/Postgres", swiftSettings: swift6),
+        .target(name: "TrivialPlugin", dependencies: ["NvisyPluginKit"], path: "Plugins/Fixtures/Trivial", swiftSettings: swift6),
+        .target(name: "FixtureABIMismatch", dependencies: ["NvisyPluginABI"], path: "Plugins/Fixtures/ABIMismatch"),
+        .target(name: "FixtureDuplicate", dependencies: ["NvisyPluginABI"], path: "Plugins/Fixtures/Duplicate"),
         // PLUGIN-TARGETS (NvisyPlugins, PluginABI, Plugins/)
         .target(
             name: "NvisyServer",
@@ -116,6 +155,24 @@ let package = Package(
             name: "nvisy-bench-nats",
             dependencies: ["NvisyNATS", "NvisyCore"],
             path: "Tests/Benchmarks/NATSBench",
+            swiftSettings: swift6
+        ),
+        .testTarget(
+            name: "NvisyPluginsTests",
+            dependencies: ["NvisyPlugins", "NvisyCore", "NvisyPostgres", "CLibPQ",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6
+        ),
+        .executableTarget(
+            name: "PluginCrossingBench",
+            dependencies: ["NvisyPlugins", "NvisyPluginKit", "TrivialPlugin",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Benchmarks/PluginCrossingBench",
+            swiftSettings: swift6
+        ),
+        .testTarget(
+            name: "NvisyEndToEndTests",
+            dependencies: ["nvisy", "NvisyCore", "NvisyTestSupport"],
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

@@ -1,0 +1,116 @@
+import Foundation
+import NvisyCore
+import NvisyPluginABI
+
+/// Lays out host items as `nvisy_item`s in memory that stays put for the call.
+final class NativeBatchArena: @unchecked Sendable {
+    private var bytes: UnsafeMutableRawPointer?
+    private var byteCapacity = 0
+    private var items: UnsafeMutablePointer<nvisy_item>?
+    private var itemCapacity = 0
+    private(set) var batch = nvisy_batch(items: nil, count: 0)
+
+    deinit {
+        bytes?.deallocate()
+        items?.deallocate()
+    }
+
+    @discardableResult
+    func fill(_ source: [ProviderItem]) -> nvisy_batch {
+        var total = 0
+        for item in source {
+            total += item.metadata.count + item.payload.count + item.resumeToken.count
+            if let v = item.vector { total += v.count * 4 + 4 }
+        }
+        if total > byteCapacity {
+            bytes?.deallocate()
+            byteCapacity = max(total, byteCapacity * 2, 4096)
+            bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
+        }
+        if source.count > itemCapacity {
+            items?.deallocate()
+            itemCapacity = max(source.count, itemCapacity * 2, 16)
+            items = UnsafeMutablePointer<nvisy_item>.allocate(capacity: itemCapacity)
+        }
+        guard let base = bytes, let out = items else { return nvisy_batch(items: nil, count: 0) }
+        var offset = 0
+        func put(_ data: Data) -> nvisy_bytes {
+            let n = data.count
+            if n == 0 { return nvisy_bytes(data: nil, len: 0) }
+            let dst = base + offset
+            data.withUnsafeBytes { src in dst.copyMemory(from: src.baseAddress!, byteCount: n) }
+            offset += n
+            return nvisy_bytes(data: UnsafePointer(dst.assumingMemoryBound(to: UInt8.self)), len: n)
+        }
+        for (i, item) in source.enumerated() {
+            var c = nvisy_item()
+            c.metadata = put(item.metadata)
+            c.payload = put(item.payload)
+            c.resume_token = put(item.resumeToken)
+            if let v = item.vector {
+                offset = (offset + 3) & ~3
+                let dst = (base + offset).bindMemory(to: Float.self, capacity: v.count)
+                v.withUnsafeBufferPointer { src in
+                    if let s = src.baseAddress { dst.update(from: s, count: v.count) }
+                }
+                offset += v.count * 4
+                c.vector = UnsafePointer(dst)
+                c.vector_len = v.count
+            }
+            (out + i).initialize(to: c)
+        }
+        batch = nvisy_batch(items: UnsafePointer(out), count: source.count)
+        return batch
+    }
+}
+
+extension Data {
+    init(_ b: nvisy_bytes) {
+        if let p = b.data, b.len > 0 { self.init(bytes: p, count: b.len) } else { self.init() }
+    }
+}
+
+/// Copies a plugin-owned batch into host items (the ABI's "host copies what it keeps").
+func copyItems(_ batch: nvisy_batch) -> [ProviderItem] {
+    guard let base = batch.items, batch.count > 0 else { return [] }
+    var out: [ProviderItem] = []
+    out.reserveCapacity(batch.count)
+    for i in 0..<batch.count {
+        let c = base[i]
+        var vector: [Float]? = nil
+        if let v = c.vector, c.vector_len > 0 { vector = Array(UnsafeBufferPointer(start: v, count: c.vector_len)) }
+        out.append(ProviderItem(metadata: Data(c.metadata), payload: Data(c.payload), vector: vector,
+                                resumeToken: Data(c.resume_token)))
+    }
+    return out
+}
+
+/// The outcome of one C call, before it becomes a Swift error.
+struct NativeOutcome: Sendable {
+    var code: Int32
+    var retry: Int32
+    var message: String?
+
+    /// Takes ownership of the status message (frees it).
+    init(_ status: nvisy_status) {
+        code = status.code
+        retry = status.retry
+        if let m = status.message {
+            message = String(cString: m)
+            free(m)
+        }
+    }
+
+    var isOK: Bool { code == Int32(NVISY_OK.rawValue) }
+    var isEnd: Bool { code == Int32(NVISY_END.rawValue) }
+
+    func error(_ what: String) -> NvisyError {
+        let text = "\(what): \(message ?? "failed without a message")"
+        switch retry {
+        case Int32(NVISY_RETRY_TRANSIENT.rawValue): return NvisyError(.unavailable, text, retry: .transient)
+        case Int32(NVISY_RETRY_INVALID_CONFIG.rawValue): return NvisyError(.invalidInput, text, retry: .permanent)
+        case Int32(NVISY_RETRY_UNAUTHORIZED.rawValue): return NvisyError(.unauthorized, text, retry: .permanent)
+        default: return NvisyError(.unavailable, text, retry: .permanent)
+        }
+    }
+}

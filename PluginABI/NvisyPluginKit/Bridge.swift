@@ -1,0 +1,291 @@
+import Foundation
+import NvisyPluginABI
+
+// The C side of the kit: boxes behind the ABI's void pointers, conversions between
+// `Item` and `nvisy_item`, and the function pointers every provider descriptor uses.
+
+/// Copies items into memory that stays put until the next `fill` (the ABI's
+/// "valid until the next call on this cursor" rule).
+final class BatchArena {
+    private var bytes: UnsafeMutableRawPointer?
+    private var byteCapacity = 0
+    private var items: UnsafeMutablePointer<nvisy_item>?
+    private var itemCapacity = 0
+
+    deinit {
+        bytes?.deallocate()
+        items?.deallocate()
+    }
+
+    func fill(_ source: [Item]) -> nvisy_batch {
+        var total = 0
+        for item in source {
+            total += item.metadataJSON.count + item.payload.count + item.resumeToken.count
+            if let v = item.vector { total += v.count * 4 + 4 }
+        }
+        if total > byteCapacity {
+            bytes?.deallocate()
+            byteCapacity = max(total, byteCapacity * 2, 4096)
+            bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
+        }
+        if source.count > itemCapacity {
+            items?.deallocate()
+            itemCapacity = max(source.count, itemCapacity * 2, 16)
+            items = UnsafeMutablePointer<nvisy_item>.allocate(capacity: itemCapacity)
+        }
+        guard let base = bytes, let out = items else { return nvisy_batch(items: nil, count: 0) }
+        var offset = 0
+        func put(_ data: Data) -> nvisy_bytes {
+            let n = data.count
+            if n == 0 { return nvisy_bytes(data: nil, len: 0) }
+            let dst = base + offset
+            data.withUnsafeBytes { src in dst.copyMemory(from: src.baseAddress!, byteCount: n) }
+            offset += n
+            return nvisy_bytes(data: UnsafePointer(dst.assumingMemoryBound(to: UInt8.self)), len: n)
+        }
+        for (i, item) in source.enumerated() {
+            var c = nvisy_item()
+            c.metadata = put(item.metadataJSON)
+            c.payload = put(item.payload)
+            c.resume_token = put(item.resumeToken)
+            if let v = item.vector {
+                offset = (offset + 3) & ~3
+                let dst = (base + offset).bindMemory(to: Float.self, capacity: v.count)
+                v.withUnsafeBufferPointer { src in
+                    if let s = src.baseAddress { dst.update(from: s, count: v.count) }
+                }
+                offset += v.count * 4
+                c.vector = UnsafePointer(dst)
+                c.vector_len = v.count
+            }
+            (out + i).initialize(to: c)
+        }
+        return nvisy_batch(items: UnsafePointer(out), count: source.count)
+    }
+}
+
+extension Data {
+    init(_ b: nvisy_bytes) {
+        if let p = b.data, b.len > 0 { self.init(bytes: p, count: b.len) } else { self.init() }
+    }
+}
+
+func items(from batch: UnsafePointer<nvisy_batch>?) -> [Item] {
+    guard let batch, let base = batch.pointee.items else { return [] }
+    let count = batch.pointee.count
+    var out: [Item] = []
+    out.reserveCapacity(count)
+    for i in 0..<count {
+        let c = base[i]
+        var vector: [Float]? = nil
+        if let v = c.vector, c.vector_len > 0 { vector = Array(UnsafeBufferPointer(start: v, count: c.vector_len)) }
+        out.append(Item(metadataJSON: Data(c.metadata), payload: Data(c.payload), vector: vector,
+                        resumeToken: Data(c.resume_token)))
+    }
+    return out
+}
+
+// MARK: Boxes
+
+final class ProviderBox {
+    let type: any Provider.Type
+    init(_ type: any Provider.Type) { self.type = type }
+
+    func make(config: Data, credentials: Data) throws -> any Provider {
+        try type._make(config: config, credentials: credentials)
+    }
+}
+
+extension Provider {
+    static func _make(config: Data, credentials: Data) throws -> any Provider {
+        typealias P = Self
+        let decoder = JSONDecoder()
+        let c: P.Config
+        let cr: P.Credentials
+        do {
+            c = try decoder.decode(P.Config.self, from: config.isEmpty ? Data("{}".utf8) : config)
+        } catch let e as DecodingError {
+            throw PluginError.invalidConfig("config: \(describe(e))")
+        }
+        do {
+            cr = try decoder.decode(P.Credentials.self, from: credentials.isEmpty ? Data("{}".utf8) : credentials)
+        } catch let e as DecodingError {
+            throw PluginError.invalidConfig("credentials: \(describe(e))")
+        }
+        return try P(config: c, credentials: cr)
+    }
+}
+
+final class InstanceBox {
+    let provider: any Provider
+    var vectors: [Float] = []
+    var response = Data()
+    init(_ provider: any Provider) { self.provider = provider }
+}
+
+final class CursorBox {
+    let cursor: any ItemCursor
+    let context: CallContext
+    let arena = BatchArena()
+    init(_ cursor: any ItemCursor, _ context: CallContext) {
+        self.cursor = cursor
+        self.context = context
+    }
+}
+
+func describe(_ e: DecodingError) -> String {
+    func path(_ c: [CodingKey]) -> String { "/" + c.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "/") }
+    switch e {
+    case .keyNotFound(let k, let ctx): return "missing \(path(ctx.codingPath + [k]))"
+    case .typeMismatch(let t, let ctx): return "\(path(ctx.codingPath)) should be \(t)"
+    case .valueNotFound(let t, let ctx): return "\(path(ctx.codingPath)) should be \(t), not null"
+    case .dataCorrupted(let ctx): return "\(path(ctx.codingPath)): \(ctx.debugDescription)"
+    @unknown default: return "\(e)"
+    }
+}
+
+// MARK: Status
+
+func okStatus() -> nvisy_status { nvisy_status(code: Int32(NVISY_OK.rawValue), retry: 0, message: nil) }
+func endStatus() -> nvisy_status { nvisy_status(code: Int32(NVISY_END.rawValue), retry: 0, message: nil) }
+
+func errorStatus(_ error: any Error) -> nvisy_status {
+    let kind: PluginError.Kind
+    let message: String
+    switch error {
+    case let e as PluginError: kind = e.kind; message = e.message
+    case let e as DecodingError: kind = .invalidConfig; message = describe(e)
+    default: kind = .permanent; message = String(describing: error)
+    }
+    return nvisy_status(code: Int32(NVISY_ERROR.rawValue), retry: kind.rawValue, message: Host.hostString(message))
+}
+
+func errorStatus(_ message: String) -> nvisy_status { errorStatus(PluginError.permanent(message)) }
+
+@inline(__always) func instance(_ p: UnsafeMutableRawPointer?) -> InstanceBox? {
+    p.map { Unmanaged<InstanceBox>.fromOpaque($0).takeUnretainedValue() }
+}
+
+// MARK: The function pointers
+
+enum Thunks {
+    static let create: @convention(c) (UnsafePointer<nvisy_provider>?, nvisy_bytes, nvisy_bytes,
+                                       UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> nvisy_status = { p, config, credentials, out in
+        guard let p, let ctx = p.pointee.provider_context, let out else { return errorStatus("create: null argument") }
+        let box = Unmanaged<ProviderBox>.fromOpaque(ctx).takeUnretainedValue()
+        do {
+            let provider = try box.make(config: Data(config), credentials: Data(credentials))
+            out.pointee = Unmanaged.passRetained(InstanceBox(provider)).toOpaque()
+            return okStatus()
+        } catch { return errorStatus(error) }
+    }
+
+    static let check: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> nvisy_status = { i, ctx in
+        guard let box = instance(i) else { return errorStatus("check: null instance") }
+        do { try box.provider.check(CallContext(ctx)); return okStatus() } catch { return errorStatus(error) }
+    }
+
+    static let read: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, nvisy_bytes,
+                                     UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> nvisy_status = { i, ctx, token, out in
+        guard let box = instance(i), let out, let source = box.provider as? any SourceProvider else {
+            return errorStatus("read: not a source instance")
+        }
+        do {
+            let context = CallContext(ctx)
+            let cursor = try source.read(after: token.len == 0 ? nil : Data(token), context: context)
+            out.pointee = Unmanaged.passRetained(CursorBox(cursor, context)).toOpaque()
+            return okStatus()
+        } catch { return errorStatus(error) }
+    }
+
+    static let transform: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<nvisy_batch>?,
+                                          UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> nvisy_status = { i, ctx, input, out in
+        guard let box = instance(i), let out, let t = box.provider as? any TransformProvider else {
+            return errorStatus("transform: not a transform instance")
+        }
+        do {
+            let context = CallContext(ctx)
+            let cursor = try t.transform(items(from: input), context: context)
+            out.pointee = Unmanaged.passRetained(CursorBox(cursor, context)).toOpaque()
+            return okStatus()
+        } catch { return errorStatus(error) }
+    }
+
+    static let next: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutablePointer<nvisy_batch>?) -> nvisy_status = { c, max, out in
+        guard let c, let out else { return errorStatus("next: null cursor") }
+        let box = Unmanaged<CursorBox>.fromOpaque(c).takeUnretainedValue()
+        do {
+            let batch = try box.cursor.next(max: Swift.max(1, max), context: box.context)
+            if batch.isEmpty {
+                out.pointee = nvisy_batch(items: nil, count: 0)
+                return endStatus()
+            }
+            out.pointee = box.arena.fill(batch)
+            return okStatus()
+        } catch {
+            out.pointee = nvisy_batch(items: nil, count: 0)
+            return errorStatus(error)
+        }
+    }
+
+    static let closeCursor: @convention(c) (UnsafeMutableRawPointer?) -> Void = { c in
+        if let c { Unmanaged<CursorBox>.fromOpaque(c).release() }
+    }
+
+    static let write: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<nvisy_batch>?) -> nvisy_status = { i, ctx, batch in
+        guard let box = instance(i), let sink = box.provider as? any SinkProvider else {
+            return errorStatus("write: not a sink instance")
+        }
+        do { try sink.write(items(from: batch), context: CallContext(ctx)); return okStatus() } catch { return errorStatus(error) }
+    }
+
+    static let embed: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<nvisy_bytes>?, Int,
+                                      UnsafeMutablePointer<nvisy_vectors>?) -> nvisy_status = { i, ctx, texts, count, out in
+        guard let box = instance(i), let out, let e = box.provider as? any EmbeddingProvider else {
+            return errorStatus("embed: not an embedding instance")
+        }
+        var strings: [String] = []
+        if let texts {
+            for k in 0..<count { strings.append(String(decoding: Data(texts[k]), as: UTF8.self)) }
+        }
+        do {
+            let vectors = try e.embed(strings, context: CallContext(ctx))
+            guard vectors.count == strings.count else {
+                return errorStatus("embed returned \(vectors.count) vectors for \(strings.count) texts")
+            }
+            let dims = vectors.first?.count ?? 0
+            guard vectors.allSatisfy({ $0.count == dims }) else { return errorStatus("embed returned vectors of different dimensions") }
+            box.vectors = vectors.flatMap { $0 }
+            box.vectors.withUnsafeBufferPointer { b in
+                out.pointee = nvisy_vectors(values: b.baseAddress, count: vectors.count, dimensions: dims)
+            }
+            return okStatus()
+        } catch { return errorStatus(error) }
+    }
+
+    static let complete: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, nvisy_bytes, nvisy_token_fn?,
+                                         UnsafeMutableRawPointer?, UnsafeMutablePointer<nvisy_bytes>?) -> nvisy_status = { i, ctx, request, onToken, user, out in
+        guard let box = instance(i), let out, let c = box.provider as? any CompletionProvider else {
+            return errorStatus("complete: not a completion instance")
+        }
+        do {
+            let req = try JSON.parse(Data(request))
+            let response = try c.complete(req, context: CallContext(ctx)) { token in
+                guard let onToken else { return }
+                var bytes = Array(token.utf8)
+                bytes.withUnsafeMutableBufferPointer { b in
+                    onToken(user, nvisy_bytes(data: UnsafePointer(b.baseAddress), len: b.count))
+                }
+            }
+            box.response = response.serialized()
+            box.response.withUnsafeBytes { b in
+                out.pointee = nvisy_bytes(data: b.baseAddress?.assumingMemoryBound(to: UInt8.self), len: b.count)
+            }
+            return okStatus()
+        } catch { return errorStatus(error) }
+    }
+
+    static let destroy: @convention(c) (UnsafeMutableRawPointer?) -> Void = { i in
+        if let i { Unmanaged<InstanceBox>.fromOpaque(i).release() }
+    }
+}

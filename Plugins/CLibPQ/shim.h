@@ -1,0 +1,2 @@
+// libpq from Debian's libpq-dev (scripts/install-deps.sh installs it).
+#include <libpq-fe.h>

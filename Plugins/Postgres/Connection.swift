@@ -1,0 +1,98 @@
+import CLibPQ
+import Foundation
+import NvisyPluginKit
+
+/// One libpq connection (blocking; the host runs provider calls off its event loops).
+final class PGConnection {
+    private var conn: OpaquePointer?
+    let url: String
+    let password: String?
+
+    init(url: String, password: String?) {
+        self.url = url
+        self.password = password
+    }
+
+    deinit { if let conn { PQfinish(conn) } }
+
+    private func connect() throws -> OpaquePointer {
+        if let conn, PQstatus(conn) == CONNECTION_OK { return conn }
+        if let conn { PQfinish(conn); self.conn = nil }
+        var keys: [String] = ["dbname", "connect_timeout", "application_name"]
+        var values: [String] = [url, "10", "nvisy-postgres-plugin"]
+        if let password { keys.append("password"); values.append(password) }
+        let c = withCStrings(keys) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
+        guard let c else { throw PluginError.transient("postgres: out of memory while connecting") }
+        guard PQstatus(c) == CONNECTION_OK else {
+            let msg = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(c)
+            let auth = msg.contains("password authentication failed") || msg.contains("no password supplied")
+            throw auth ? PluginError.unauthorized("postgres: \(msg)") : PluginError.transient("postgres: cannot connect: \(msg)")
+        }
+        conn = c
+        return c
+    }
+
+    /// Runs `sql` with text parameters; returns the rows as text (nil = SQL NULL).
+    @discardableResult
+    func query(_ sql: String, _ params: [String?] = []) throws -> [[String?]] {
+        let c = try connect()
+        let res: OpaquePointer? = sql.withCString { s in
+            withOptionalCStrings(params) { p in PQexecParams(c, s, Int32(params.count), nil, p, nil, nil, 0) }
+        }
+        guard let res else {
+            throw PluginError.transient("postgres: \(String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        defer { PQclear(res) }
+        let status = PQresultStatus(res)
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
+            let msg = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            throw PGConnection.classify(state: state, message: msg)
+        }
+        var rows: [[String?]] = []
+        let n = PQntuples(res), m = PQnfields(res)
+        rows.reserveCapacity(Int(n))
+        for r in 0..<n {
+            var row: [String?] = []
+            for f in 0..<m {
+                row.append(PQgetisnull(res, r, f) == 1 ? nil : String(cString: PQgetvalue(res, r, f)))
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    static func classify(state: String, message: String) -> PluginError {
+        let text = "postgres: \(message)\(state.isEmpty ? "" : " (SQLSTATE \(state))")"
+        switch state.prefix(2) {
+        case "08", "53", "57": return .transient(text)
+        case "40": return .transient(text)
+        case "28": return .unauthorized(text)
+        case "42", "22": return .invalidConfig(text)
+        default: return .permanent(text)
+        }
+    }
+}
+
+/// A double-quoted identifier; `schema.table` is quoted part by part.
+func quoteIdent(_ name: String) -> String {
+    name.split(separator: ".", omittingEmptySubsequences: false)
+        .map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        .joined(separator: ".")
+}
+
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let dup = strings.map { strdup($0) }
+    defer { dup.forEach { free($0) } }
+    var ptrs: [UnsafePointer<CChar>?] = dup.map { UnsafePointer($0) }
+    ptrs.append(nil)
+    return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+func withOptionalCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    let dup = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { dup.forEach { free($0) } }
+    let ptrs: [UnsafePointer<CChar>?] = dup.map { $0.map { UnsafePointer($0) } }
+    return ptrs.withUnsafeBufferPointer { body($0.baseAddress) }
+}

@@ -1,0 +1,2 @@
+import NvisyPlugins
+print("placeholder")
