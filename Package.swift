@@ -170,11 +170,6 @@ let package = Package(
             path: "Tests/Benchmarks/PluginCrossingBench",
             swiftSettings: swift6
         ),
-        .testTarget(
-            name: "NvisyEndToEndTests",
-            dependencies: ["nvisy", "NvisyCore", "NvisyTestSupport"],
-            swiftSettings: swift6
-        ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)
     ]
 )
