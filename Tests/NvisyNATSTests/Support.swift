@@ -37,7 +37,7 @@ let quietLogger: Logger = {
 }()
 
 /// The repository root (for python/ and .venv/).
-let repoRoot: URL = URL(fileURLWithPath: #filePath)
+let repoRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Runs the project venv's Python on a script under python/tests and returns its stdout.

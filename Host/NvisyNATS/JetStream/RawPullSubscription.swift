@@ -34,7 +34,12 @@ final class RawPullSubscription: @unchecked Sendable {
 
     /// One fetch of up to `batch` messages, waiting at most `wait`. Runs on a blocking thread.
     func fetch(batch: Int, wait: Duration) async throws -> FetchResult {
-        try await Blocking.run { [self] in
+        try await Blocking.run { [self] in try fetchSync(batch: batch, wait: wait) }
+    }
+
+    /// ``fetch(batch:wait:)`` on the calling thread: call it on a blocking thread only.
+    func fetchSync(batch: Int, wait: Duration) throws -> FetchResult {
+        do {
             fetchLock.lock()
             defer { fetchLock.unlock() }
             var list = natsMsgList()
