@@ -37,14 +37,20 @@ final class NativeCallRunner: @unchecked Sendable {
             result = await withTaskCancellationHandler {
                 await withCheckedContinuation { (cont: CheckedContinuation<Result<T, NvisyError>, Never>) in
                     let once = ResumeOnce(cont)
-                    queue.async { once.resume(body()) }
+                    queue.async { [self] in
+                        let r = body()
+                        // A call that outlived its timeout frees the instance when it finally returns.
+                        if !once.resume(r) { lock.withLock { stuck = nil } }
+                    }
                     if let timeout = options.timeout {
                         let wait = timeout + NativeCallRunner.grace
                         let (s, a) = wait.components
                         let ns = Int(s) * 1_000_000_000 + Int(a / 1_000_000_000)
                         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(ns)) { [self] in
-                            if once.resume(.failure(self.timeoutError(what))) {
-                                self.lock.withLock { self.stuck = what }
+                            // Mark the instance stuck before the caller can retry.
+                            if let c = once.claim() {
+                                lock.withLock { stuck = what }
+                                c.resume(returning: .failure(timeoutError(what)))
                             }
                         }
                     }
@@ -83,11 +89,16 @@ final class ResumeOnce<T: Sendable>: @unchecked Sendable {
 
     @discardableResult
     func resume(_ value: T) -> Bool {
-        let c: CheckedContinuation<T, Never>? = lock.withLock {
+        guard let c = claim() else { return false }
+        c.resume(returning: value)
+        return true
+    }
+
+    /// Takes the continuation (once); the caller must resume it.
+    func claim() -> CheckedContinuation<T, Never>? {
+        lock.withLock {
             defer { cont = nil }
             return cont
         }
-        c?.resume(returning: value)
-        return c != nil
     }
 }
