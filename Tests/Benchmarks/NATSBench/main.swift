@@ -1,1 +1,0 @@
-print("nvisy-bench-nats: not written yet")
