@@ -51,7 +51,7 @@ struct Lease: Codable, Sendable, Equatable {
         }
     }
 
-    @Test func watchSeesUpdates() async throws {
+    @Test(.timeLimit(.minutes(1))) func watchSeesUpdates() async throws {
         try await withNATS { conn, _ in
             let kv = try await conn.jetStream.ensureKeyValue(KeyValueConfig(bucket: "cfg"), as: String.self)
             try await kv.put("a", "one")

@@ -170,4 +170,46 @@ struct NotAnEvent: StreamMessage {
             #expect(acked.isSubset(of: stored))
         }
     }
+
+    @Test func maxDeliverStopsRedelivery() async throws {
+        try await withNATS { conn, _ in
+            let js = conn.jetStream
+            try await js.ensureStream(for: Event.self)
+            try await js.publish(Event(n: 1))
+            let consumer = try await js.consumer(Event.self, durable: "capped", options: ConsumerOptions(maxDeliver: 2))
+            for expected in 1...2 {
+                let m = try #require(try await consumer.fetch(max: 1, wait: .seconds(2)).first)
+                #expect(m.deliveryCount == UInt64(expected))
+                try await m.nak()
+            }
+            #expect(try await consumer.fetch(max: 1, wait: .milliseconds(500)).isEmpty)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func consumerIteratorKeepsGoingAcrossAServerRestart() async throws {
+        try await withNATS { conn, server in
+            let js = conn.jetStream
+            try await js.ensureStream(for: Job.self)
+            let consumer = try await js.consumer(Job.self, durable: "steady", options: ConsumerOptions(fetchWait: .milliseconds(300)))
+            let received = Task {
+                var ids: [Int] = []
+                for try await m in consumer {
+                    ids.append(m.value.id)
+                    try await m.ack()
+                    if ids.count == 2 { break }
+                }
+                return ids
+            }
+            try await js.publish(Job(id: 1, name: "before"))
+            try await Task.sleep(for: .milliseconds(300))
+            await server.stop()
+            try await server.start()
+            #expect(try await poll(timeout: .seconds(10)) { conn.isConnected })
+            // JetStream may need a moment after the restart: retry the publish.
+            #expect(try await poll(timeout: .seconds(10)) {
+                (try? await js.publish(Job(id: 2, name: "after"), messageID: "after-2")) != nil
+            })
+            #expect(try await received.value == [1, 2])
+        }
+    }
 }
