@@ -70,17 +70,39 @@ extension Data {
     }
 }
 
+/// Copies a host batch into items: one allocation for the batch; fields are slices of it.
 func items(from batch: UnsafePointer<nvisy_batch>?) -> [Item] {
-    guard let batch, let base = batch.pointee.items else { return [] }
+    guard let batch, let base = batch.pointee.items, batch.pointee.count > 0 else { return [] }
     let count = batch.pointee.count
+    var total = 0
+    for i in 0..<count {
+        let c = base[i]
+        total += c.metadata.len + c.payload.len + c.resume_token.len
+    }
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1), alignment: 16)
+    var offset = 0
+    func place(_ b: nvisy_bytes) -> Range<Int> {
+        guard let p = b.data, b.len > 0 else { return offset..<offset }
+        (buffer + offset).copyMemory(from: p, byteCount: b.len)
+        defer { offset += b.len }
+        return offset..<(offset + b.len)
+    }
+    var ranges: [(Range<Int>, Range<Int>, Range<Int>)] = []
+    ranges.reserveCapacity(count)
+    for i in 0..<count {
+        let c = base[i]
+        ranges.append((place(c.metadata), place(c.payload), place(c.resume_token)))
+    }
+    let blob = Data(bytesNoCopy: buffer, count: total, deallocator: .custom { p, _ in p.deallocate() })
     var out: [Item] = []
     out.reserveCapacity(count)
     for i in 0..<count {
         let c = base[i]
         var vector: [Float]? = nil
         if let v = c.vector, c.vector_len > 0 { vector = Array(UnsafeBufferPointer(start: v, count: c.vector_len)) }
-        out.append(Item(metadataJSON: Data(c.metadata), payload: Data(c.payload), vector: vector,
-                        resumeToken: Data(c.resume_token)))
+        let (m, p, t) = ranges[i]
+        out.append(Item(metadataJSON: m.isEmpty ? Data() : blob[m], payload: p.isEmpty ? Data() : blob[p],
+                        vector: vector, resumeToken: t.isEmpty ? Data() : blob[t]))
     }
     return out
 }
@@ -118,9 +140,19 @@ extension Provider {
 
 final class InstanceBox {
     let provider: any Provider
-    var vectors: [Float] = []
-    var response = Data()
+    /// The last embed/complete output: plugin-owned until the next call on the instance.
+    private var output: UnsafeMutableRawPointer?
     init(_ provider: any Provider) { self.provider = provider }
+    deinit { output?.deallocate() }
+
+    /// Keeps a copy of `bytes` until the next call; answers where it is.
+    func keep(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawPointer {
+        output?.deallocate()
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        if let base = bytes.baseAddress, bytes.count > 0 { p.copyMemory(from: base, byteCount: bytes.count) }
+        output = p
+        return UnsafeRawPointer(p)
+    }
 }
 
 final class CursorBox {
@@ -255,10 +287,9 @@ enum Thunks {
             }
             let dims = vectors.first?.count ?? 0
             guard vectors.allSatisfy({ $0.count == dims }) else { return errorStatus("embed returned vectors of different dimensions") }
-            box.vectors = vectors.flatMap { $0 }
-            box.vectors.withUnsafeBufferPointer { b in
-                out.pointee = nvisy_vectors(values: b.baseAddress, count: vectors.count, dimensions: dims)
-            }
+            let flat = vectors.flatMap { $0 }
+            let kept = flat.withUnsafeBytes { box.keep($0) }
+            out.pointee = nvisy_vectors(values: kept.assumingMemoryBound(to: Float.self), count: vectors.count, dimensions: dims)
             return okStatus()
         } catch { return errorStatus(error) }
     }
@@ -277,10 +308,9 @@ enum Thunks {
                     onToken(user, nvisy_bytes(data: UnsafePointer(b.baseAddress), len: b.count))
                 }
             }
-            box.response = response.serialized()
-            box.response.withUnsafeBytes { b in
-                out.pointee = nvisy_bytes(data: b.baseAddress?.assumingMemoryBound(to: UInt8.self), len: b.count)
-            }
+            let body = response.serialized()
+            let kept = body.withUnsafeBytes { box.keep($0) }
+            out.pointee = nvisy_bytes(data: kept.assumingMemoryBound(to: UInt8.self), len: body.count)
             return okStatus()
         } catch { return errorStatus(error) }
     }

@@ -7,6 +7,9 @@ import Foundation
 /// - `payload`: raw bytes (an object's content); empty for records.
 /// - `vector`: an embedding, if any.
 /// - `resumeToken`: opaque bytes; a source resumes *after* the item that carried it.
+///
+/// Items that crossed the ABI share one buffer per batch: their `Data` fields are
+/// slices, so index them from `startIndex` (or `Data(x)` for a zero-based copy).
 public struct Item: Sendable, Equatable {
     public var metadataJSON: Data
     public var payload: Data

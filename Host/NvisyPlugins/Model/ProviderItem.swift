@@ -5,6 +5,9 @@ import NvisyCore
 ///
 /// `metadata` is UTF-8 JSON text (an object's attributes or a record), kept as bytes
 /// so items cross providers without being parsed; ``metadataValue()`` parses it.
+///
+/// Items that crossed the ABI share one buffer per batch: their `Data` fields are
+/// slices, so index them from `startIndex` (or `Data(x)` for a zero-based copy).
 public struct ProviderItem: Sendable, Hashable {
     public var metadata: Data
     public var payload: Data

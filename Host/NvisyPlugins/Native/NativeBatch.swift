@@ -70,17 +70,39 @@ extension Data {
     }
 }
 
-/// Copies a plugin-owned batch into host items (the ABI's "host copies what it keeps").
+/// Copies a plugin-owned batch into host items (the ABI's "host copies what it keeps"):
+/// one allocation for the whole batch; each item's fields are slices of it.
 func copyItems(_ batch: nvisy_batch) -> [ProviderItem] {
     guard let base = batch.items, batch.count > 0 else { return [] }
+    var total = 0
+    for i in 0..<batch.count {
+        let c = base[i]
+        total += c.metadata.len + c.payload.len + c.resume_token.len
+    }
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1), alignment: 16)
+    var offset = 0
+    func place(_ b: nvisy_bytes) -> Range<Int> {
+        guard let p = b.data, b.len > 0 else { return offset..<offset }
+        (buffer + offset).copyMemory(from: p, byteCount: b.len)
+        defer { offset += b.len }
+        return offset..<(offset + b.len)
+    }
+    var ranges: [(Range<Int>, Range<Int>, Range<Int>)] = []
+    ranges.reserveCapacity(batch.count)
+    for i in 0..<batch.count {
+        let c = base[i]
+        ranges.append((place(c.metadata), place(c.payload), place(c.resume_token)))
+    }
+    let blob = Data(bytesNoCopy: buffer, count: total, deallocator: .custom { p, _ in p.deallocate() })
     var out: [ProviderItem] = []
     out.reserveCapacity(batch.count)
     for i in 0..<batch.count {
         let c = base[i]
         var vector: [Float]? = nil
         if let v = c.vector, c.vector_len > 0 { vector = Array(UnsafeBufferPointer(start: v, count: c.vector_len)) }
-        out.append(ProviderItem(metadata: Data(c.metadata), payload: Data(c.payload), vector: vector,
-                                resumeToken: Data(c.resume_token)))
+        let (m, p, t) = ranges[i]
+        out.append(ProviderItem(metadata: m.isEmpty ? Data() : blob[m], payload: p.isEmpty ? Data() : blob[p],
+                                vector: vector, resumeToken: t.isEmpty ? Data() : blob[t]))
     }
     return out
 }
