@@ -140,9 +140,22 @@ extension Provider {
 
 final class InstanceBox {
     let provider: any Provider
+    // The provider as each kind, cast once (dynamic casts are too slow per call).
+    let source: (any SourceProvider)?
+    let sink: (any SinkProvider)?
+    let transformer: (any TransformProvider)?
+    let embedder: (any EmbeddingProvider)?
+    let completer: (any CompletionProvider)?
     /// The last embed/complete output: plugin-owned until the next call on the instance.
     private var output: UnsafeMutableRawPointer?
-    init(_ provider: any Provider) { self.provider = provider }
+    init(_ provider: any Provider) {
+        self.provider = provider
+        source = provider as? any SourceProvider
+        sink = provider as? any SinkProvider
+        transformer = provider as? any TransformProvider
+        embedder = provider as? any EmbeddingProvider
+        completer = provider as? any CompletionProvider
+    }
     deinit { output?.deallocate() }
 
     /// Keeps a copy of `bytes` until the next call; answers where it is.
@@ -219,7 +232,7 @@ enum Thunks {
 
     static let read: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, nvisy_bytes,
                                      UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> nvisy_status = { i, ctx, token, out in
-        guard let box = instance(i), let out, let source = box.provider as? any SourceProvider else {
+        guard let box = instance(i), let out, let source = box.source else {
             return errorStatus("read: not a source instance")
         }
         do {
@@ -232,7 +245,7 @@ enum Thunks {
 
     static let transform: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<nvisy_batch>?,
                                           UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> nvisy_status = { i, ctx, input, out in
-        guard let box = instance(i), let out, let t = box.provider as? any TransformProvider else {
+        guard let box = instance(i), let out, let t = box.transformer else {
             return errorStatus("transform: not a transform instance")
         }
         do {
@@ -265,7 +278,7 @@ enum Thunks {
     }
 
     static let write: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<nvisy_batch>?) -> nvisy_status = { i, ctx, batch in
-        guard let box = instance(i), let sink = box.provider as? any SinkProvider else {
+        guard let box = instance(i), let sink = box.sink else {
             return errorStatus("write: not a sink instance")
         }
         do { try sink.write(items(from: batch), context: CallContext(ctx)); return okStatus() } catch { return errorStatus(error) }
@@ -273,7 +286,7 @@ enum Thunks {
 
     static let embed: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<nvisy_bytes>?, Int,
                                       UnsafeMutablePointer<nvisy_vectors>?) -> nvisy_status = { i, ctx, texts, count, out in
-        guard let box = instance(i), let out, let e = box.provider as? any EmbeddingProvider else {
+        guard let box = instance(i), let out, let e = box.embedder else {
             return errorStatus("embed: not an embedding instance")
         }
         var strings: [String] = []
@@ -296,7 +309,7 @@ enum Thunks {
 
     static let complete: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, nvisy_bytes, nvisy_token_fn?,
                                          UnsafeMutableRawPointer?, UnsafeMutablePointer<nvisy_bytes>?) -> nvisy_status = { i, ctx, request, onToken, user, out in
-        guard let box = instance(i), let out, let c = box.provider as? any CompletionProvider else {
+        guard let box = instance(i), let out, let c = box.completer else {
             return errorStatus("complete: not a completion instance")
         }
         do {
