@@ -116,6 +116,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Host/NvisyServer",
             swiftSettings: swift6
@@ -132,16 +133,23 @@ let package = Package(
         ),
 
         // MARK: Tests (one target per module, mirroring Host/)
+        .target(
+            name: "NvisyTestSupport",
+            dependencies: ["NvisyCore", "NvisyPostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/NvisyTestSupport",
+            swiftSettings: swift6
+        ),
         .testTarget(name: "NvisyCoreTests", dependencies: ["NvisyCore"], swiftSettings: swift6),
         .testTarget(
             name: "NvisyPostgresTests",
-            dependencies: ["NvisyPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["NvisyPostgres", "NvisyTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swift6
         ),
         .testTarget(
             name: "NvisyServerTests",
             dependencies: [
                 "NvisyServer",
+                "NvisyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swift6
@@ -168,6 +176,11 @@ let package = Package(
             dependencies: ["NvisyPlugins", "NvisyPluginKit", "TrivialPlugin",
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/Benchmarks/PluginCrossingBench",
+            swiftSettings: swift6
+        ),
+        .testTarget(
+            name: "NvisyEndToEndTests",
+            dependencies: ["nvisy", "NvisyCore", "NvisyTestSupport"],
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

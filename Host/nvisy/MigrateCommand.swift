@@ -34,11 +34,14 @@ struct MigrateCommand: AsyncParsableCommand {
                 print("\(status.migration.identifier)\t\(state)")
             }
         } catch {
+            // Wait for the pool to close before exiting: exiting under a running pool crashes.
             pool.cancel()
+            await pool.value
             await embedded?.stop()
             throw error
         }
         pool.cancel()
+        await pool.value
         await embedded?.stop()
         withExtendedLifetime(lock) {}
     }

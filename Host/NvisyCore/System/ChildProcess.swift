@@ -124,3 +124,14 @@ public enum ChildProcess {
         return result
     }
 }
+
+extension ChildProcess {
+    /// Whether `pid` is a live process (not gone, and not a zombie waiting to be reaped).
+    public static func isRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].split(separator: " ").first
+        return state != "Z" && state != "X"
+    }
+}

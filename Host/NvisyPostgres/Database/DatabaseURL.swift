@@ -40,6 +40,15 @@ public struct DatabaseURL: Sendable {
     /// The URL without its password.
     public var redacted: String { "postgres://\(username)@\(host):\(port)/\(database)?sslmode=\(sslMode)" }
 
+    /// TLS for a single connection (health probes, admin work) to this URL.
+    public var connectionTLS: PostgresConnection.Configuration.TLS {
+        switch sslMode {
+        case "require": (try? NIOSSLContext(configuration: .makeClientConfiguration())).map { .require($0) } ?? .disable
+        case "prefer": (try? NIOSSLContext(configuration: .makeClientConfiguration())).map { .prefer($0) } ?? .disable
+        default: .disable
+        }
+    }
+
     /// A client configuration for this URL.
     public var clientConfiguration: PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS = switch sslMode {

@@ -17,26 +17,28 @@ public struct NvisyDatabase: Sendable {
         client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
     }
 
-    /// Answers within `timeout` whether the database accepts a query.
+    /// Answers within about `timeout` whether the database accepts a query.
+    ///
+    /// It opens its own short-lived connection rather than borrowing one from the pool: a
+    /// health probe must not queue behind busy work, and cancelling a pool request mid-connect
+    /// is what a timeout race would need.
     public func ping(timeout: Duration = .seconds(2)) async -> Result<Void, NvisyError> {
-        let client = client
-        let logger = logger
-        return await withTaskGroup(of: Result<Void, NvisyError>?.self) { group in
-            group.addTask {
-                do {
-                    _ = try await client.query("SELECT 1", logger: logger)
-                    return .success(())
-                } catch {
-                    return .failure(.unavailable("postgres: \(PostgresErrorText.describe(error))"))
-                }
+        var config = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
+            tls: url.connectionTLS)
+        config.options.connectTimeout = .seconds(timeout.components.seconds == 0 ? 1 : timeout.components.seconds)
+        do {
+            let connection = try await PostgresConnection.connect(configuration: config, id: 0, logger: logger)
+            do {
+                try await connection.execute("SELECT 1", logger: logger)
+                try await connection.close()
+                return .success(())
+            } catch {
+                try? await connection.close()
+                throw error
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failure(.unavailable("postgres: no answer within \(timeout)"))
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? .failure(.unavailable("postgres: no answer"))
+        } catch {
+            return .failure(.unavailable("postgres: \(PostgresErrorText.describe(error))"))
         }
     }
 

@@ -48,7 +48,8 @@ public actor EmbeddedPostgres {
     private let password: String
     private let runner: PostgresCommandRunner
     private let logger: Logger
-    private let lock: DirectoryLock
+    /// Held while running; released by ``stop()`` so the directory can be started again.
+    private var lock: DirectoryLock?
     private var running = true
 
     private init(options: Options, port: Int, password: String, runner: PostgresCommandRunner, dataPath: String,
@@ -118,6 +119,7 @@ public actor EmbeddedPostgres {
         guard running else { return }
         running = false
         await runner.stop()
+        lock = nil
         logger.info("embedded PostgreSQL stopped")
     }
 
@@ -133,12 +135,17 @@ public actor EmbeddedPostgres {
             tls: .disable)
         do {
             let connection = try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
-            defer { Task { try? await connection.close() } }
-            let rows = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
-            var exists = false
-            for try await _ in rows { exists = true }
-            if !exists {
-                _ = try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(name)\""), logger: logger)
+            do {
+                let rows = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
+                var exists = false
+                for try await _ in rows { exists = true }
+                if !exists {
+                    try await connection.execute(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(name)\""), logger: logger)
+                }
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
             }
         } catch {
             throw NvisyError.unavailable("cannot create database \(name) on the embedded PostgreSQL: \(String(reflecting: error))")

@@ -104,12 +104,19 @@ struct PostgresCommandRunner: Sendable {
         }
     }
 
+    /// Stops the server and waits until the postmaster process is gone, not just its pid file.
     func stop() async {
+        let postmaster = (try? String(contentsOfFile: dataPath + "/postmaster.pid", encoding: .utf8))
+            .flatMap { $0.split(separator: "\n").first }.flatMap { pid_t($0) }
         let fast = try? await run(binaries.pgCtl, ["stop", "-D", dataPath, "-m", "fast", "-w", "-t", "30"],
                                   timeout: .seconds(40), purpose: "PostgreSQL to stop")
         if fast?.status != 0 {
             _ = try? await run(binaries.pgCtl, ["stop", "-D", dataPath, "-m", "immediate", "-w", "-t", "10"],
                                timeout: .seconds(20), purpose: "PostgreSQL to stop (immediate)")
+        }
+        guard let postmaster else { return }
+        for _ in 0..<200 where ChildProcess.isRunning(postmaster) {
+            try? await Task.sleep(for: .milliseconds(50))
         }
     }
 

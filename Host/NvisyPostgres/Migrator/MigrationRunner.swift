@@ -73,16 +73,16 @@ public struct MigrationRunner: Sendable {
         logger.info("applying migration \(migration.identifier)")
         let statements = SQLStatementSplitter.split(migration.sql)
         do {
-            _ = try await connection.query("BEGIN", logger: logger)
+            try await connection.execute("BEGIN", logger: logger)
             for statement in statements {
-                _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.execute(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            _ = try await connection.query(
+            try await connection.execute(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))",
                 logger: logger)
-            _ = try await connection.query("COMMIT", logger: logger)
+            try await connection.execute("COMMIT", logger: logger)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            try? await connection.execute("ROLLBACK", logger: logger)
             throw NvisyError.internal("migration \(migration.identifier) failed and was rolled back: \(PostgresErrorText.describe(error))")
         }
     }
@@ -102,9 +102,9 @@ public struct MigrationRunner: Sendable {
     ) async throws(NvisyError) -> T {
         do {
             return try await client.withConnection { connection in
-                _ = try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+                try await connection.execute("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
                 do {
-                    _ = try await connection.query("""
+                    try await connection.execute("""
                         CREATE TABLE IF NOT EXISTS schema_migrations (
                             version integer PRIMARY KEY,
                             name text NOT NULL,
@@ -113,10 +113,10 @@ public struct MigrationRunner: Sendable {
                         )
                         """, logger: logger)
                     let result = try await body(connection)
-                    _ = try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                    try await connection.execute("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                     return result
                 } catch {
-                    _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                    try? await connection.execute("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                     throw error
                 }
             }

@@ -40,7 +40,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Builds the configuration from resolved string values (one per key, defaults applied).
     init(values: [String: String], relativeTo base: URL) {
         func path(_ key: String) -> URL? {
-            values[key].map { URL(fileURLWithPath: $0, relativeTo: base).standardizedFileURL }
+            values[key].map { text in
+                if text.hasPrefix("/") { return URL(fileURLWithPath: text).standardizedFileURL }
+                if text.hasPrefix("~/") {
+                    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(String(text.dropFirst(2))).standardizedFileURL
+                }
+                return base.appendingPathComponent(text).standardizedFileURL
+            }
         }
         host = values["host"]!
         port = Int(values["port"]!)!
