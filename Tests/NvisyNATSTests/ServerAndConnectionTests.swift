@@ -56,3 +56,22 @@ import Testing
         await #expect(throws: NvisyError.self) { try await server.start() }
     }
 }
+
+@Suite struct NATSRuntimeTests {
+    @Test func embeddedWhenNoURLAndExternalOtherwise() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nvisy-runtime-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let embedded = try await NATSRuntime.start(url: nil, storeDirectory: dir, logger: quietLogger)
+        #expect(embedded.isHealthy)
+        #expect(embedded.embeddedServer != nil)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("jetstream").path))
+        let url = try #require(await embedded.embeddedServer?.url)
+        let external = try await NATSRuntime.start(url: url, storeDirectory: dir.appendingPathComponent("unused"), logger: quietLogger)
+        #expect(external.embeddedServer == nil)
+        #expect(external.isHealthy)
+        await external.shutdown()
+        #expect(await embedded.embeddedServer?.isRunning == true)
+        await embedded.shutdown()
+        #expect(await embedded.embeddedServer?.isRunning == false)
+    }
+}
