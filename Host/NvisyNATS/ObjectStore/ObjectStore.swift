@@ -539,7 +539,7 @@ final class ObjectReadSession: @unchecked Sendable {
     deinit {
         // Abandoned before the end: drop the ephemeral consumer, off this thread
         // (unsubscribing asks the server to delete it and waits for the reply).
-        if !done, let sub { Blocking.queue.async { _ = natsSubscription_Unsubscribe(sub.sub.raw) } }
+        if !done, let sub { Blocking.detach { _ = natsSubscription_Unsubscribe(sub.sub.raw) } }
     }
 
     /// The next chunks (the caller destroys them), or `nil` once all arrived and
