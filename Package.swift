@@ -111,12 +111,15 @@ let package = Package(
             dependencies: [
                 "NvisyCore",
                 "NvisyPostgres",
+                "NvisyNATS",
+                "NvisyPlugins",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Host/NvisyServer",
             swiftSettings: swift6
@@ -150,6 +153,8 @@ let package = Package(
             dependencies: [
                 "NvisyServer",
                 "NvisyTestSupport",
+                "NvisyNATS",
+                "NvisyPlugins",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swift6

@@ -7,7 +7,7 @@ export NVISY_VENV="$PWD/.venv"
 
 cleanup() {
   # The tests stop what they start; this only catches what a crashed test process left behind.
-  pkill -u nvisy -f 'nvisy-test-pg' 2>/dev/null || true
+  pkill -QUIT -u nvisy -f 'bin/postgres -D /tmp/nvisy-' 2>/dev/null || true
 }
 trap cleanup EXIT
 

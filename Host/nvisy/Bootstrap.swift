@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import NIOCore
 import NvisyCore
+import NvisyNATS
+import NvisyPlugins
 import NvisyPostgres
 import NvisyServer
 
@@ -46,6 +48,32 @@ enum Bootstrap {
             await embedded.stop()
             throw error
         }
+    }
+
+    /// NATS: `nats_url`, else an embedded `nats-server -js` with its store in `<data dir>/nats`.
+    static func nats(_ config: ServerConfiguration, logger: Logger) async throws -> NATSRuntime {
+        do {
+            let runtime = try await NATSRuntime.start(
+                url: config.natsURL, storeDirectory: config.dataDirectory.appendingPathComponent("nats"), logger: logger)
+            logger.info("NATS ready", metadata: ["embedded": "\(runtime.embeddedServer != nil)"])
+            return runtime
+        } catch let error as NvisyError {
+            throw NvisyError(error.kind, "NATS: \(error.message)", retry: error.retry)
+        }
+    }
+
+    /// The provider registry, loaded from `plugins_dir`; a broken plugin is logged and skipped.
+    static func plugins(_ config: ServerConfiguration, logger: Logger) async -> PluginHost {
+        let host = PluginHost(directory: config.pluginsDirectory, logger: logger)
+        let report = await host.reload()
+        for plugin in report.plugins where plugin.status == .failed {
+            logger.error("plugin failed to load", metadata: ["plugin": "\(plugin.name)", "manifest": "\(plugin.manifestPath)", "error": "\(plugin.error ?? "")"])
+        }
+        logger.info("plugins loaded", metadata: [
+            "loaded": "\(report.plugins.filter { $0.status == .loaded }.map(\.name))",
+            "failed": "\(report.failed)",
+        ])
+        return host
     }
 
     /// Waits (bounded) until the database answers, so a wrong URL fails fast with a clear line.

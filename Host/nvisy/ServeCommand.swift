@@ -3,6 +3,8 @@ import Foundation
 import Hummingbird
 import Logging
 import NvisyCore
+import NvisyNATS
+import NvisyPlugins
 import NvisyPostgres
 import NvisyServer
 import ServiceLifecycle
@@ -23,23 +25,34 @@ struct ServeCommand: AsyncParsableCommand {
         }
         _ = try Bootstrap.masterKey(config, logger: logger)
         let (databaseURL, embedded) = try await Bootstrap.database(config, logger: logger)
+        let nats: NATSRuntime
+        do {
+            nats = try await Bootstrap.nats(config, logger: logger)
+        } catch {
+            await embedded?.stop()
+            throw error
+        }
+        let plugins = await Bootstrap.plugins(config, logger: logger)
         let database = NvisyDatabase(url: databaseURL, logger: logger)
         let dependencies = ApplicationDependencies(
-            healthChecks: [.postgres(database)],
-            services: [database.client],
+            healthChecks: [.postgres(database), .nats(nats)],
+            services: [database.client, PluginReloadService(host: plugins, logger: logger)],
             beforeServerStarts: [{
                 try await Bootstrap.waitForDatabase(database, url: databaseURL)
                 let applied = try await database.migrate()
                 logger.info("database ready", metadata: ["migrations_applied": "\(applied.count)"])
-            }]
+            }],
+            plugins: plugins
         )
         let app = buildApplication(configuration: config, dependencies: dependencies, logger: logger)
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch {
+            await nats.shutdown()
             await embedded?.stop()
             throw Bootstrap.explain(error, config: config)
         }
+        await nats.shutdown()
         await embedded?.stop()
         withExtendedLifetime(lock) {}
         logger.info("nvisy stopped")

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NvisyCore
+import NvisyPlugins
 import ServiceLifecycle
 
 /// What the HTTP application is built from; the `nvisy serve` command assembles it.
@@ -11,12 +12,15 @@ public struct ApplicationDependencies: Sendable {
     public var services: [any Service]
     /// Work done after the services start and before the server accepts requests (migrations).
     public var beforeServerStarts: [@Sendable () async throws -> Void]
+    /// The provider registry, when plugins are loaded.
+    public var plugins: PluginHost?
 
     public init(healthChecks: [HealthCheck] = [], services: [any Service] = [],
-                beforeServerStarts: [@Sendable () async throws -> Void] = []) {
+                beforeServerStarts: [@Sendable () async throws -> Void] = [], plugins: PluginHost? = nil) {
         self.healthChecks = healthChecks
         self.services = services
         self.beforeServerStarts = beforeServerStarts
+        self.plugins = plugins
     }
 }
 
@@ -30,6 +34,9 @@ public func buildRouter(dependencies: ApplicationDependencies) -> Router<NvisyRe
     router.middlewares.add(ProblemMiddleware())
     HealthController(checks: dependencies.healthChecks).addRoutes(to: router)
     MetricsController().addRoutes(to: router)
+    if let plugins = dependencies.plugins {
+        PluginsController(host: plugins).addRoutes(to: router)
+    }
     return router
 }
 

@@ -1,4 +1,5 @@
 import NvisyCore
+import NvisyNATS
 import NvisyPostgres
 
 /// One dependency that `GET /health` reports on.
@@ -16,5 +17,12 @@ public struct HealthCheck: Sendable {
     /// The check of nvisy's database.
     public static func postgres(_ database: NvisyDatabase) -> HealthCheck {
         HealthCheck(name: "postgres") { await database.ping() }
+    }
+
+    /// The check of nvisy's NATS connection (reconnects happen by themselves; this reports the gap).
+    public static func nats(_ runtime: NATSRuntime) -> HealthCheck {
+        HealthCheck(name: "nats") {
+            runtime.isHealthy ? .success(()) : .failure(.unavailable("nats: disconnected (\(runtime.connection.status))"))
+        }
     }
 }
