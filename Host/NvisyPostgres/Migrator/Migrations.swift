@@ -5,5 +5,7 @@
 public enum Migrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "extensions", bytes: PackageResources._001_extensions_sql),
+        Migration(version: 2, name: "accounts", bytes: PackageResources._002_accounts_sql),
+        Migration(version: 3, name: "workspaces", bytes: PackageResources._003_workspaces_sql),
     ]
 }

@@ -14,6 +14,8 @@ public struct ApplicationDependencies: Sendable {
     public var beforeServerStarts: [@Sendable () async throws -> Void]
     /// The provider registry, when plugins are loaded.
     public var plugins: PluginHost?
+    /// The REST API under /api/v1 (accounts, workspaces, ...), when a database is configured.
+    public var api: APIDependencies?
 
     public init(healthChecks: [HealthCheck] = [], services: [any Service] = [],
                 beforeServerStarts: [@Sendable () async throws -> Void] = [], plugins: PluginHost? = nil) {
@@ -29,9 +31,11 @@ public func buildRouter(dependencies: ApplicationDependencies) -> Router<NvisyRe
     ServerMetrics.bootstrap()
     let router = Router(context: NvisyRequestContext.self)
     router.middlewares.add(RequestIDMiddleware())
+    APIRoutes.addOuterMiddlewares(to: router, settings: dependencies.api?.settings ?? APISettings())
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(RequestLogMiddleware())
     router.middlewares.add(ProblemMiddleware())
+    if let api = dependencies.api { APIRoutes.add(to: router, dependencies: api) }
     HealthController(checks: dependencies.healthChecks).addRoutes(to: router)
     MetricsController().addRoutes(to: router)
     if let plugins = dependencies.plugins {

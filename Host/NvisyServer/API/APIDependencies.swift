@@ -1,0 +1,35 @@
+import Foundation
+import Logging
+import NvisyCore
+import NvisyPostgres
+import PostgresNIO
+
+/// What the REST API needs: its repositories, the session keys, the password hasher and its settings.
+public struct APIDependencies: Sendable {
+    public var accounts: AccountRepository
+    public var sessions: SessionRepository
+    public var apiTokens: APITokenRepository
+    public var workspaces: WorkspaceRepository
+    public var invites: InviteRepository
+    public var activities: ActivityRepository
+    public var keys: SessionKeys
+    public var hasher: PasswordHasher
+    public var settings: APISettings
+
+    /// Everything over one database pool.
+    public init(client: PostgresClient, keys: SessionKeys, hasher: PasswordHasher, settings: APISettings, logger: Logger) {
+        accounts = AccountRepository(client: client, logger: logger)
+        sessions = SessionRepository(client: client, logger: logger)
+        apiTokens = APITokenRepository(client: client, logger: logger)
+        workspaces = WorkspaceRepository(client: client, logger: logger)
+        invites = InviteRepository(client: client, logger: logger)
+        activities = ActivityRepository(client: client, logger: logger)
+        self.keys = keys
+        self.hasher = hasher
+        self.settings = settings
+    }
+
+    public var authenticator: Authenticator {
+        Authenticator(keys: keys, accounts: accounts, sessions: sessions, apiTokens: apiTokens)
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+
+/// The API's tunables, from ``ServerConfiguration`` (or set directly in tests).
+public struct APISettings: Sendable {
+    /// How long a session JWT lives.
+    public var sessionLifetime: Duration = .seconds(24 * 3600)
+    /// Origins allowed to call the API from a browser (exact `scheme://host[:port]`, or `*`).
+    public var corsOrigins: [String] = []
+    /// The largest request body, in bytes.
+    public var maxBodyBytes: Int = 1 << 20
+    /// A request that takes longer is answered 503.
+    public var requestTimeout: Duration = .seconds(30)
+    /// Login and signup attempts allowed per client IP per minute.
+    public var authAttemptsPerIP: Int = 20
+    /// Login attempts allowed per email per minute.
+    public var authAttemptsPerAccount: Int = 5
+    /// The Python venv whose `swagger_ui_bundle` package serves `/api/docs`.
+    public var venvDirectory: URL? = nil
+    /// Send `Strict-Transport-Security` (on unless the server is plain-HTTP-only on purpose).
+    public var hsts: Bool = true
+
+    public init() {}
+}

@@ -1,0 +1,36 @@
+import Hummingbird
+import NvisyCore
+
+/// Reads `Authorization: Bearer …` on every request and sets ``NvisyRequestContext/identity``.
+///
+/// A request without the header stays anonymous (each route decides whether that is enough);
+/// a header that does not authenticate is 401 at once, whatever the route. The context is
+/// also made available to the generated OpenAPI handlers (``APIRequest``).
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = NvisyRequestContext
+    let authenticator: Authenticator
+    let roles: any WorkspaceRoleLookup
+
+    public init(authenticator: Authenticator, roles: any WorkspaceRoleLookup) {
+        self.authenticator = authenticator
+        self.roles = roles
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.workspaceRoles = roles
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                throw NvisyError.unauthorized("the Authorization header must be 'Bearer <token>'")
+            }
+            let identity = try await authenticator.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+            context.identity = identity
+            context.logger[metadataKey: "account_id"] = .string(identity.accountID.uuidString.lowercased())
+        }
+        let ready = context
+        return try await APIRequest.$context.withValue(ready) {
+            try await next(request, ready)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Hummingbird
+import NvisyCore
+
+/// Bounds every request: a body larger than the limit is refused with 413 (by its
+/// Content-Length before reading, else while reading), and a request that takes longer than the
+/// timeout is answered 503.
+public struct RequestLimitsMiddleware: RouterMiddleware {
+    public typealias Context = NvisyRequestContext
+    let maxBodyBytes: Int
+    let timeout: Duration
+
+    public init(maxBodyBytes: Int, timeout: Duration) {
+        self.maxBodyBytes = maxBodyBytes
+        self.timeout = timeout
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var request = request
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw tooLarge()
+        }
+        if request.method != .get, request.method != .head {
+            do {
+                _ = try await request.collectBody(upTo: maxBodyBytes)
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw tooLarge()
+            }
+        }
+        let limit = timeout
+        let pending = request
+        // The handler is cancelled when the timer fires first; Postgres, NATS and HTTP calls
+        // honour cancellation, so the request ends soon after with 503.
+        return try await withoutActuallyEscaping(next) { next in
+            nonisolated(unsafe) let next = next
+            return try await withThrowingTaskGroup(of: Response?.self) { group in
+                group.addTask { try await next(pending, context) }
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    return nil
+                }
+                do {
+                    let first = try await group.next()!
+                    group.cancelAll()
+                    if let response = first { return response }
+                } catch is CancellationError {
+                    group.cancelAll()
+                }
+                throw NvisyError.unavailable("the request took longer than \(limit.components.seconds) s and was stopped; try again")
+            }
+        }
+    }
+
+    private func tooLarge() -> HTTPError {
+        HTTPError(.contentTooLarge, message: "the request body is larger than \(maxBodyBytes) bytes")
+    }
+}
