@@ -1,0 +1,186 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NvisyCore
+import NvisyPostgres
+import PostgresNIO
+import Testing
+
+@testable import NvisyServer
+
+/// Every operation of openapi.yaml, run as anonymous, viewer, member, admin, owner and the
+/// owner of another workspace, each against a fresh world, with the answer checked against the
+/// permission table. A spec operation missing from ``matrix`` fails the test: add it there.
+@Suite("API: authorization matrix")
+struct AuthorizationMatrixTests {
+    enum Actor: String, CaseIterable, Sendable {
+        case anonymous, viewer, member, admin, owner, foreignOwner
+    }
+
+    /// Who may call an operation.
+    enum Rule {
+        /// Anyone, signed in or not.
+        case anyone
+        /// Any signed-in account.
+        case signedIn
+        /// A member of the workspace whose role grants the permission.
+        case workspace(Permission)
+    }
+
+    struct Entry {
+        var rule: Rule
+        var body: (World, Actor) -> Any? = { _, _ in nil }
+        /// Which invite `{inviteId}` names.
+        var invite: (World, Actor) -> UUID? = { world, _ in world.workspaceInvite }
+    }
+
+    /// One fresh set of accounts, workspaces and resources per case.
+    struct World {
+        var tokens: [Actor: String] = [:]
+        var accounts: [Actor: AccountRecord] = [:]
+        var workspace: UUID
+        var target: UUID
+        var workspaceInvite: UUID
+        var addressedInvite: [Actor: UUID] = [:]
+        var apiToken: [Actor: UUID] = [:]
+        var code: String
+        var suffix: String
+    }
+
+    nonisolated(unsafe) static let matrix: [String: Entry] = [
+        "POST /api/v1/auth/signup": Entry(rule: .anyone, body: { w, a in
+            ["email": "new-\(a.rawValue)-\(w.suffix)@example.com", "password": "correct horse battery", "displayName": "New"] }),
+        "POST /api/v1/auth/login": Entry(rule: .anyone, body: { w, _ in
+            ["email": "login-\(w.suffix)@example.com", "password": "correct horse battery"] }),
+        "POST /api/v1/auth/logout": Entry(rule: .signedIn),
+        "GET /api/v1/account": Entry(rule: .signedIn),
+        "PATCH /api/v1/account": Entry(rule: .signedIn, body: { _, _ in ["displayName": "Renamed"] }),
+        "DELETE /api/v1/account": Entry(rule: .signedIn),
+        "GET /api/v1/account/invites": Entry(rule: .signedIn),
+        "POST /api/v1/api-tokens": Entry(rule: .signedIn, body: { _, _ in ["name": "t"] }),
+        "GET /api/v1/api-tokens": Entry(rule: .signedIn),
+        "DELETE /api/v1/api-tokens/{tokenId}": Entry(rule: .signedIn),
+        "POST /api/v1/workspaces": Entry(rule: .signedIn, body: { _, _ in ["name": "Mine"] }),
+        "GET /api/v1/workspaces": Entry(rule: .signedIn),
+        "GET /api/v1/workspaces/{workspaceId}": Entry(rule: .workspace(.view)),
+        "PATCH /api/v1/workspaces/{workspaceId}": Entry(rule: .workspace(.manageWorkspace), body: { _, _ in ["name": "Renamed"] }),
+        "DELETE /api/v1/workspaces/{workspaceId}": Entry(rule: .workspace(.deleteWorkspace)),
+        "GET /api/v1/workspaces/{workspaceId}/members": Entry(rule: .workspace(.view)),
+        "PATCH /api/v1/workspaces/{workspaceId}/members/{accountId}": Entry(rule: .workspace(.changeRoles), body: { _, _ in ["role": "member"] }),
+        "DELETE /api/v1/workspaces/{workspaceId}/members/{accountId}": Entry(rule: .workspace(.manageMembers)),
+        "POST /api/v1/workspaces/{workspaceId}/leave": Entry(rule: .workspace(.view)),
+        "POST /api/v1/workspaces/{workspaceId}/invites": Entry(rule: .workspace(.manageMembers), body: { _, _ in ["role": "viewer"] }),
+        "GET /api/v1/workspaces/{workspaceId}/invites": Entry(rule: .workspace(.manageMembers)),
+        "GET /api/v1/workspaces/{workspaceId}/activities": Entry(rule: .workspace(.view)),
+        "POST /api/v1/invites/accept": Entry(rule: .signedIn, body: { w, _ in ["code": w.code] }),
+        "DELETE /api/v1/invites/{inviteId}": Entry(rule: .workspace(.manageMembers)),
+        "POST /api/v1/invites/{inviteId}/accept": Entry(rule: .signedIn, invite: { w, a in w.addressedInvite[a] ?? w.workspaceInvite }),
+        "POST /api/v1/invites/{inviteId}/decline": Entry(rule: .signedIn, invite: { w, a in w.addressedInvite[a] ?? w.workspaceInvite }),
+    ]
+
+    /// Every "METHOD /path" of the served spec.
+    static func specOperations() throws -> [String] {
+        let spec = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocsController.specJSON.get())) as? [String: Any])
+        let paths = try #require(spec["paths"] as? [String: [String: Any]])
+        var all: [String] = []
+        for (path, item) in paths {
+            for method in ["get", "put", "post", "patch", "delete"] where item[method] != nil {
+                all.append("\(method.uppercased()) \(path)")
+            }
+        }
+        return all.sorted()
+    }
+
+    static func expected(_ rule: Rule, _ actor: Actor) -> ClosedRange<Int> {
+        switch rule {
+        case .anyone: return 200...299
+        case .signedIn: return actor == .anonymous ? 401...401 : 200...299
+        case .workspace(let permission):
+            switch actor {
+            case .anonymous: return 401...401
+            case .foreignOwner: return 404...404
+            default:
+                let role = WorkspaceRole(rawValue: actor.rawValue)!
+                return role.allows(permission) ? 200...299 : 403...403
+            }
+        }
+    }
+
+    @Test("every spec operation is in the matrix, and answers as the permission table says for every role")
+    func matrixCoversAndHolds() async throws {
+        let operations = try Self.specOperations()
+        for operation in operations {
+            #expect(Self.matrix[operation] != nil, "\(operation) is in openapi.yaml but not in the authorization matrix")
+        }
+        for key in Self.matrix.keys {
+            #expect(operations.contains(key), "\(key) is in the matrix but not in openapi.yaml")
+        }
+        let fixture = try await APIFixture.make("api_matrix")
+        let hash = try await fixture.api.hasher.hash("correct horse battery")
+        try await fixture.app().test(.router) { client in
+            for operation in operations {
+                guard let entry = Self.matrix[operation] else { continue }
+                let parts = operation.split(separator: " ", maxSplits: 1)
+                let method = HTTPRequest.Method(rawValue: String(parts[0]))!
+                for actor in Actor.allCases {
+                    let world = try await Self.makeWorld(fixture.api, client: fixture.database.client, hash: hash)
+                    var path = String(parts[1])
+                    path = path.replacingOccurrences(of: "{workspaceId}", with: world.workspace.text)
+                    path = path.replacingOccurrences(of: "{accountId}", with: world.target.text)
+                    path = path.replacingOccurrences(of: "{tokenId}", with: (world.apiToken[actor] ?? UUID()).text)
+                    path = path.replacingOccurrences(of: "{inviteId}", with: (entry.invite(world, actor) ?? UUID()).text)
+                    let answer = try await client.call(method, path, token: world.tokens[actor], json: entry.body(world, actor))
+                    let want = Self.expected(entry.rule, actor)
+                    #expect(want.contains(Int(answer.status.code)),
+                            "\(operation) as \(actor.rawValue): got \(answer.status.code) \(answer.body["detail"] ?? ""), want \(want)")
+                    if !(200...299).contains(Int(answer.status.code)) {
+                        #expect(answer.headers[.contentType] == "application/problem+json", "\(operation) as \(actor.rawValue): error is not problem+json")
+                    }
+                }
+            }
+        }
+        await fixture.stop()
+    }
+
+    /// Owner, a co-owner, admin, member, viewer and a target viewer in workspace W; the foreign
+    /// owner (with a co-owner) in F; a code invite into X; invites to each actor's email into X.
+    static func makeWorld(_ api: APIDependencies, client: PostgresClient, hash: String) async throws -> World {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        func account(_ name: String) async throws -> AccountRecord {
+            try await api.accounts.create(email: "\(name)-\(suffix)@example.com", displayName: name, passwordHash: hash)
+        }
+        func add(_ account: UUID, _ workspace: UUID, _ role: WorkspaceRole) async throws {
+            try await client.query("INSERT INTO workspace_members (workspace_id, account_id, role) VALUES (\(workspace), \(account), \(role.rawValue))")
+        }
+        var accounts: [Actor: AccountRecord] = [:]
+        for actor in Actor.allCases where actor != .anonymous { accounts[actor] = try await account(actor.rawValue) }
+        _ = try await account("login")
+        let coOwner = try await account("coowner"), target = try await account("target"), other = try await account("other")
+        let w = try await api.workspaces.create(name: "W", description: nil, ownerID: accounts[.owner]!.id)
+        try await add(coOwner.id, w.id, .owner)
+        try await add(accounts[.admin]!.id, w.id, .admin)
+        try await add(accounts[.member]!.id, w.id, .member)
+        try await add(accounts[.viewer]!.id, w.id, .viewer)
+        try await add(target.id, w.id, .viewer)
+        let f = try await api.workspaces.create(name: "F", description: nil, ownerID: accounts[.foreignOwner]!.id)
+        try await add(coOwner.id, f.id, .owner)
+        let x = try await api.workspaces.create(name: "X", description: nil, ownerID: other.id)
+        let code = "inv_code_\(suffix)"
+        _ = try await api.invites.create(workspaceID: x.id, email: nil, role: .viewer, codeHash: SecretToken.hash(code),
+                                         invitedBy: other.id, expiresAt: Date().addingTimeInterval(3600))
+        let workspaceInvite = try await api.invites.create(workspaceID: w.id, email: "someone-\(suffix)@example.com", role: .viewer,
+                                                           codeHash: SecretToken.hash("inv_w_\(suffix)"), invitedBy: accounts[.owner]!.id,
+                                                           expiresAt: Date().addingTimeInterval(3600))
+        var world = World(workspace: w.id, target: target.id, workspaceInvite: workspaceInvite.id, code: code, suffix: suffix)
+        world.accounts = accounts
+        for (actor, record) in accounts {
+            world.tokens[actor] = try await api.authenticator.startSession(for: record.id, lifetime: .seconds(600)).token
+            world.addressedInvite[actor] = try await api.invites.create(
+                workspaceID: x.id, email: record.email, role: .viewer, codeHash: SecretToken.hash("inv_\(actor.rawValue)_\(suffix)"),
+                invitedBy: other.id, expiresAt: Date().addingTimeInterval(3600)).id
+            world.apiToken[actor] = try await api.apiTokens.create(accountID: record.id, name: "t", prefix: "nvisy_x",
+                                                                   secretHash: SecretToken.hash("nvisy_\(actor.rawValue)_\(suffix)"), expiresAt: nil).id
+        }
+        return world
+    }
+}
