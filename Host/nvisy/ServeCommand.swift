@@ -34,7 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let plugins = await Bootstrap.plugins(config, logger: logger)
         let database = NvisyDatabase(url: databaseURL, logger: logger)
-        let dependencies = ApplicationDependencies(
+        let api = try await APIDependencies.forServer(config, client: database.client, logger: logger)
+        var dependencies = ApplicationDependencies(
             healthChecks: [.postgres(database), .nats(nats)],
             services: [database.client, PluginReloadService(host: plugins, logger: logger)],
             beforeServerStarts: [{
@@ -44,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
             }],
             plugins: plugins
         )
+        dependencies.api = api
         let app = buildApplication(configuration: config, dependencies: dependencies, logger: logger)
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])

@@ -17,6 +17,13 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: "Python venv (default ./.venv)") var venv: String?
     @Option(name: .customLong("master-key-file"), help: "Master key file (base64)") var masterKeyFile: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical") var logLevel: String?
+    @Option(name: .customLong("jwt-key-file"), help: "Ed25519 key that signs sessions; unset = <data-dir>/session-ed25519.key") var jwtKeyFile: String?
+    @Option(name: .customLong("session-hours"), help: "Session token lifetime in hours (default 24)") var sessionHours: String?
+    @Option(name: .customLong("cors-origins"), help: "Comma-separated browser origins allowed (CORS); unset = none") var corsOrigins: String?
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body in bytes (default 1048576)") var maxBodyBytes: String?
+    @Option(name: .customLong("request-timeout-seconds"), help: "Cancel requests running longer (default 30)") var requestTimeoutSeconds: String?
+    @Option(name: .customLong("auth-attempts-per-ip"), help: "Login/signup attempts per IP per minute (default 20)") var authAttemptsPerIP: String?
+    @Option(name: .customLong("auth-attempts-per-account"), help: "Login attempts per email per minute (default 5)") var authAttemptsPerAccount: String?
 
     /// The flags that were given, keyed by configuration key name.
     var flagValues: [String: String] {
@@ -24,6 +31,9 @@ struct ServerOptions: ParsableArguments {
             ("host", host), ("port", port), ("data_dir", dataDir), ("database_url", databaseURL),
             ("postgres_bin_dir", postgresBinDir), ("nats_url", natsURL), ("plugins_dir", pluginsDir), ("venv", venv),
             ("master_key_file", masterKeyFile), ("log_level", logLevel),
+            ("jwt_key_file", jwtKeyFile), ("session_hours", sessionHours), ("cors_origins", corsOrigins),
+            ("max_body_bytes", maxBodyBytes), ("request_timeout_seconds", requestTimeoutSeconds),
+            ("auth_attempts_per_ip", authAttemptsPerIP), ("auth_attempts_per_account", authAttemptsPerAccount),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

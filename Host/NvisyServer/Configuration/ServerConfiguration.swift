@@ -21,6 +21,20 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// A master key file; nil means `NVISY_MASTER_KEY`, else `<data dir>/master.key`.
     public var masterKeyFile: URL?
     public var logLevel: Logger.Level
+    /// The Ed25519 key file that signs session JWTs; nil means `<data dir>/session-ed25519.key` (created on first start).
+    public var jwtKeyFile: URL?
+    /// How long a session JWT lives, in hours.
+    public var sessionHours: Int
+    /// Origins allowed to call the API from a browser (CORS); empty means none.
+    public var corsOrigins: [String]
+    /// The largest request body, in bytes.
+    public var maxBodyBytes: Int
+    /// Requests running longer are cancelled and answered 503.
+    public var requestTimeoutSeconds: Int
+    /// Login/signup attempts allowed per client IP per minute.
+    public var authAttemptsPerIP: Int
+    /// Login attempts allowed per email per minute.
+    public var authAttemptsPerAccount: Int
 
     /// Every setting, in the order the README lists them.
     public static let keys: [ConfigurationKey] = [
@@ -34,6 +48,13 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("plugins_dir", .string, default: "./plugins.d", help: "Folder of plugin manifests (*.toml)"),
         ConfigurationKey("venv", .string, default: "./.venv", help: "Python venv for Python providers and the embedded PostgreSQL"),
         ConfigurationKey("master_key_file", .string, help: "File holding the base64 master key; unset = NVISY_MASTER_KEY, else <data_dir>/master.key"),
+        ConfigurationKey("jwt_key_file", .string, help: "Ed25519 private key (base64 seed or PEM) that signs session tokens; unset = <data_dir>/session-ed25519.key, created on first start"),
+        ConfigurationKey("session_hours", .integer(1...8760), default: "24", help: "Lifetime of a session token, in hours"),
+        ConfigurationKey("cors_origins", .string, help: "Comma-separated origins allowed to call the API from a browser (e.g. https://app.example.com); unset = none"),
+        ConfigurationKey("max_body_bytes", .integer(1024...1_073_741_824), default: "1048576", help: "Largest accepted request body, in bytes"),
+        ConfigurationKey("request_timeout_seconds", .integer(1...3600), default: "30", help: "Requests running longer are cancelled and answered 503"),
+        ConfigurationKey("auth_attempts_per_ip", .integer(1...100_000), default: "20", help: "Login and signup attempts per client IP per minute (then 429)"),
+        ConfigurationKey("auth_attempts_per_account", .integer(1...100_000), default: "5", help: "Login attempts per email per minute (then 429)"),
         ConfigurationKey("log_level", .oneOf(Logger.Level.allCases.map(\.rawValue)), default: "info", help: "trace, debug, info, notice, warning, error or critical"),
     ]
 
@@ -58,5 +79,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         venvDirectory = path("venv")!
         masterKeyFile = path("master_key_file")
         logLevel = Logger.Level(rawValue: values["log_level"]!)!
+        jwtKeyFile = path("jwt_key_file")
+        sessionHours = Int(values["session_hours"]!)!
+        corsOrigins = (values["cors_origins"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        maxBodyBytes = Int(values["max_body_bytes"]!)!
+        requestTimeoutSeconds = Int(values["request_timeout_seconds"]!)!
+        authAttemptsPerIP = Int(values["auth_attempts_per_ip"]!)!
+        authAttemptsPerAccount = Int(values["auth_attempts_per_account"]!)!
     }
 }

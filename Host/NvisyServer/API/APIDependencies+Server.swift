@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+import NvisyCore
+import PostgresNIO
+
+extension ServerConfiguration {
+    /// The API settings of this configuration.
+    public var apiSettings: APISettings {
+        var settings = APISettings()
+        settings.sessionLifetime = .seconds(sessionHours * 3600)
+        settings.corsOrigins = corsOrigins
+        settings.maxBodyBytes = maxBodyBytes
+        settings.requestTimeout = .seconds(requestTimeoutSeconds)
+        settings.authAttemptsPerIP = authAttemptsPerIP
+        settings.authAttemptsPerAccount = authAttemptsPerAccount
+        settings.venvDirectory = venvDirectory
+        return settings
+    }
+
+    /// Where the session signing key lives.
+    public var sessionKeyPath: String {
+        (jwtKeyFile ?? dataDirectory.appendingPathComponent("session-ed25519.key")).path
+    }
+}
+
+extension APIDependencies {
+    /// The API of `nvisy serve`: the session key from `jwt_key_file` or `<data dir>` (generated on
+    /// first start), Argon2id at libsodium's interactive cost, settings from the configuration.
+    public static func forServer(_ config: ServerConfiguration, client: PostgresClient, logger: Logger) async throws(NvisyError) -> APIDependencies {
+        if config.jwtKeyFile != nil, !FileManager.default.fileExists(atPath: config.sessionKeyPath) {
+            throw NvisyError.invalidInput("jwt_key_file \(config.sessionKeyPath) does not exist", pointer: "/jwt_key_file")
+        }
+        let (keys, created) = try await SessionKeys.loadOrCreate(at: config.sessionKeyPath)
+        if created { logger.notice("created the session signing key", metadata: ["path": .string(config.sessionKeyPath)]) }
+        return APIDependencies(client: client, keys: keys, hasher: try PasswordHasher.interactive(), settings: config.apiSettings, logger: logger)
+    }
+}
