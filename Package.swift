@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "NvisyFixtureABIMismatch", type: .dynamic, targets: ["FixtureABIMismatch"]),
         .library(name: "NvisyFixtureDuplicate", type: .dynamic, targets: ["FixtureDuplicate"]),
         .executable(name: "nvisy-bench-plugins", targets: ["PluginCrossingBench"]),
+        .executable(name: "nvisy-bench-python", targets: ["PythonBench"]),
         // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
     ],
     dependencies: [
@@ -46,6 +47,8 @@ let package = Package(
                        providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CNats", path: "Host/CNats", pkgConfig: "libnats",
                        providers: [.apt(["libnats-dev"])]),
+        .systemLibrary(name: "CPython", path: "Host/CPython", pkgConfig: "python3-embed",
+                       providers: [.apt(["python3-dev"])]),
         // SYSTEM-LIBRARIES (CNats, CPython)
 
         // MARK: Host modules. Dependencies point one way: Core <- Postgres, NATS, Plugins <- Runtime ... <- Server <- nvisy
@@ -98,6 +101,7 @@ let package = Package(
             dependencies: [
                 "NvisyCore",
                 "NvisyPluginABI",
+                "CPython",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -199,6 +203,17 @@ let package = Package(
         .testTarget(
             name: "NvisyEndToEndTests",
             dependencies: ["nvisy", "NvisyCore", "NvisyTestSupport"],
+            swiftSettings: swift6
+        ),
+        .testTarget(
+            name: "NvisyPythonTests",
+            dependencies: ["NvisyPlugins", "NvisyCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6
+        ),
+        .executableTarget(
+            name: "PythonBench",
+            dependencies: ["NvisyPlugins", "NvisyCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Benchmarks/PythonBench",
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

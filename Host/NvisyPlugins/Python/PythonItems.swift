@@ -1,0 +1,153 @@
+import CPython
+import Foundation
+import NvisyCore
+
+/// Items between Swift and Python, a batch at a time (on the Python thread).
+///
+/// Out of Python (`_host.pack`): one JSON array of every item's metadata, split here into
+/// per-item slices of one buffer; payloads, tokens and vectors as buffers.
+/// Into Python: the metadata joined into one JSON array (parsed with one `json.loads`), the
+/// payloads and tokens in one `bytes` object that Python slices into memoryviews, and
+/// their offsets as int64s.
+enum PythonItems {
+    /// Items from the `(metas, payloads, tokens, vectors)` tuple of `_host.pack`.
+    static func fromPack(_ packed: PyPtr, context: String) throws -> [ProviderItem] {
+        guard nvisy_py_tuple_check(packed) != 0, nvisy_py_tuple_size(packed) == 4 else {
+            throw NvisyError.internal("\(context): the Python bridge returned an unexpected batch")
+        }
+        let metas = nvisy_py_tuple_get(packed, 0)!
+        let payloads = nvisy_py_tuple_get(packed, 1)!
+        let tokens = nvisy_py_tuple_get(packed, 2)!
+        let vectors = nvisy_py_tuple_get(packed, 3)!
+        let n = nvisy_py_list_size(payloads)
+        guard let metaData = Py.data(metas) else { throw NvisyError.internal("\(context): metadata is not bytes") }
+        guard let ranges = splitJSONArray(metaData), ranges.count == n else {
+            throw NvisyError(.unavailable, "\(context): item metadata is not a JSON object per item", retry: .permanent)
+        }
+        let hasVectors = nvisy_py_is_none(vectors) == 0
+        var out: [ProviderItem] = []
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            let payload = nvisy_py_list_get(payloads, i)!
+            guard let p = Py.data(payload) else {
+                throw NvisyError(.unavailable, "\(context): item \(i): the payload is not bytes-like (\(typeName(payload)))", retry: .permanent)
+            }
+            let t = Py.data(nvisy_py_list_get(tokens, i)!) ?? Data()
+            var vector: [Float]? = nil
+            if hasVectors, let v = nvisy_py_list_get(vectors, i), nvisy_py_is_none(v) == 0 {
+                vector = Py.withBuffer(v) { Array($0.bindMemory(to: Float.self)) }
+            }
+            out.append(ProviderItem(metadata: metaData[ranges[i]], payload: p, vector: vector, resumeToken: t))
+        }
+        return out
+    }
+
+    /// `(metas, blob, offsets, vectors)` for `_host._unpack`: four new references.
+    static func toPython(_ items: [ProviderItem]) -> [PyPtr?] {
+        var metaCount = 2 + max(0, items.count - 1)
+        var blobCount = 0
+        var anyVector = false
+        for item in items {
+            metaCount += item.metadata.isEmpty ? 2 : item.metadata.count
+            blobCount += item.payload.count + item.resumeToken.count
+            if item.vector != nil { anyVector = true }
+        }
+        let metas = Py.bytes(count: metaCount) { dst in
+            let p = dst.assumingMemoryBound(to: UInt8.self)
+            var o = 0
+            p[o] = UInt8(ascii: "["); o += 1
+            for (i, item) in items.enumerated() {
+                if i > 0 { p[o] = UInt8(ascii: ","); o += 1 }
+                if item.metadata.isEmpty {
+                    p[o] = UInt8(ascii: "{"); p[o + 1] = UInt8(ascii: "}"); o += 2
+                } else {
+                    item.metadata.withUnsafeBytes { (dst + o).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    o += item.metadata.count
+                }
+            }
+            p[o] = UInt8(ascii: "]")
+        }
+        var offsets = [Int64](repeating: 0, count: items.count * 4)
+        let blob = Py.bytes(count: blobCount) { dst in
+            var o = 0
+            for (i, item) in items.enumerated() {
+                offsets[4 * i] = Int64(o)
+                item.payload.withUnsafeBytes { if $0.count > 0 { (dst + o).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                o += item.payload.count
+                offsets[4 * i + 1] = Int64(o)
+                offsets[4 * i + 2] = Int64(o)
+                item.resumeToken.withUnsafeBytes { if $0.count > 0 { (dst + o).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                o += item.resumeToken.count
+                offsets[4 * i + 3] = Int64(o)
+            }
+        }
+        let offs = offsets.withUnsafeBytes { b in Py.bytes(count: b.count) { $0.copyMemory(from: b.baseAddress!, byteCount: b.count) } }
+        var vectors: PyPtr? = nil
+        if anyVector {
+            let list = PyList_New(items.count)!
+            for (i, item) in items.enumerated() {
+                if let v = item.vector {
+                    let floats = v.map { PyFloat_FromDouble(Double($0)) }
+                    let l = PyList_New(v.count)!
+                    for (j, f) in floats.enumerated() { nvisy_py_list_set(l, j, f) }
+                    nvisy_py_list_set(list, i, l)
+                } else {
+                    nvisy_py_list_set(list, i, nvisy_py_none())
+                }
+            }
+            vectors = list
+        }
+        return [metas, blob, offs, vectors]
+    }
+
+    static func typeName(_ o: PyPtr) -> String {
+        guard let t = PyObject_Type(o) else { return "?" }
+        defer { nvisy_py_decref(t) }
+        guard let n = PyObject_GetAttrString(t, "__name__") else { PyErr_Clear(); return "?" }
+        defer { nvisy_py_decref(n) }
+        return Py.text(n) ?? "?"
+    }
+
+    /// The byte ranges of the elements of a JSON array (compact or not). nil if `data` is not an array.
+    static func splitJSONArray(_ data: Data) -> [Range<Int>]? {
+        data.withUnsafeBytes { raw -> [Range<Int>]? in
+            let p = raw.bindMemory(to: UInt8.self)
+            let base = data.startIndex
+            var ranges: [Range<Int>] = []
+            var depth = 0, inString = false, escaped = false
+            var start = -1, end = -1
+            for i in 0..<p.count {
+                let c = p[i]
+                if inString {
+                    if escaped { escaped = false } else if c == 0x5C { escaped = true } else if c == 0x22 { inString = false; end = i + 1 }
+                    continue
+                }
+                switch c {
+                case 0x20, 0x0A, 0x0D, 0x09: continue
+                case 0x22:
+                    inString = true
+                    if depth == 1 && start < 0 { start = i }
+                case 0x5B, 0x7B:  // [ {
+                    if depth == 1 && start < 0 { start = i }
+                    depth += 1
+                case 0x5D, 0x7D:  // ] }
+                    depth -= 1
+                    if depth == 0 {
+                        if start >= 0 { ranges.append((base + start)..<(base + end)) }
+                        return ranges
+                    }
+                    end = i + 1
+                case 0x2C where depth == 1:
+                    guard start >= 0 else { return nil }
+                    ranges.append((base + start)..<(base + end))
+                    start = -1
+                default:
+                    if depth == 0 { return nil }
+                    if depth == 1 && start < 0 { start = i }
+                    end = i + 1
+                }
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,276 @@
+"""The bridge the nvisy host drives from Swift. Not for provider authors.
+
+The host runs one interpreter with one thread. On that thread an asyncio loop runs forever;
+the host wakes it through a pipe (``drain`` runs the host's queued jobs with the GIL held),
+starts each call as a task with ``start`` and hears of its end through ``done`` (a C
+function). Items cross in batches: one JSON text per batch for the metadata, one buffer for
+the payloads and tokens going in, lists of buffers coming out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import os
+import sys
+import traceback
+from array import array
+from typing import Any
+
+from .errors import PluginError
+from .items import ITEM_TYPES
+
+_loop: asyncio.AbstractEventLoop | None = None
+_tasks: dict[int, asyncio.Task[Any]] = {}
+_done: Any = None
+_token: Any = None
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_loads = json.loads
+
+
+def setup(read_fd: int, drain: Any, done: Any, token: Any) -> None:
+    global _loop, _done, _token
+    _done, _token = done, token
+    _loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_loop)
+
+    def wake() -> None:
+        try:
+            os.read(read_fd, 4096)
+        except BlockingIOError:
+            pass
+        drain()
+
+    _loop.add_reader(read_fd, wake)
+
+
+def run_forever() -> None:
+    assert _loop is not None
+    while True:
+        try:
+            _loop.run_forever()
+            return
+        except BaseException:  # a stray exception must not end the host's Python thread
+            traceback.print_exc()
+
+
+# -- loading --------------------------------------------------------------------------------
+
+def load(spec: str, paths: list[str]) -> tuple[str, list[Any]]:
+    """Imports ``module`` or ``module:Class``; answers (descriptor JSON, provider classes)."""
+    for p in reversed(paths):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    importlib.invalidate_caches()
+    name, _, attr = spec.partition(":")
+    if name in sys.modules:
+        module = importlib.reload(sys.modules[name])
+    else:
+        module = importlib.import_module(name)
+    if attr:
+        classes = [getattr(module, attr)]
+    else:
+        classes = list(getattr(module, "PROVIDERS", None) or [])
+        if not classes:
+            raise PluginError(f"module {name} has no PROVIDERS list (or name a class: module = \"{name}:Class\")")
+    version = str(getattr(module, "__version__", "0.0.0"))
+    return _dumps({"version": version, "location": getattr(module, "__file__", None) or name,
+                   "providers": [c.describe() for c in classes]}), classes
+
+
+# -- calls ----------------------------------------------------------------------------------
+
+def start(call_id: int, timeout: float, fn: Any, args: tuple[Any, ...]) -> None:
+    """Runs ``fn(*args)`` (a coroutine function) as a task; reports to ``_done`` when it ends."""
+    assert _loop is not None
+    coro = fn(*args)
+    if timeout > 0:
+        coro = asyncio.wait_for(coro, timeout)
+    task = _loop.create_task(coro)
+    _tasks[call_id] = task
+    task.add_done_callback(lambda t: _finish(call_id, t, timeout))
+
+
+def _finish(call_id: int, task: asyncio.Task[Any], timeout: float) -> None:
+    _tasks.pop(call_id, None)
+    if task.cancelled():
+        _done((call_id, 2, ("cancelled", "cancelled")))
+        return
+    exc = task.exception()
+    if exc is None:
+        try:
+            _done((call_id, 0, task.result()))
+        except BaseException as e:  # a conversion failed on the host side
+            _done((call_id, 1, describe_error(e)))
+    elif isinstance(exc, asyncio.TimeoutError) and not exc.args and timeout > 0:
+        _done((call_id, 1, ("timeout", f"exceeded its timeout of {timeout:g} s and was cancelled")))
+    else:
+        _done((call_id, 1, describe_error(exc)))
+
+
+def cancel(call_id: int) -> None:
+    task = _tasks.get(call_id)
+    if task is not None:
+        task.cancel()
+
+
+def describe_error(exc: BaseException, frames: int = 3) -> tuple[str, str]:
+    """(retry class, message with the exception type and the last traceback frames)."""
+    if isinstance(exc, PluginError):
+        kind = exc.retry
+    elif isinstance(exc, (ConnectionError, TimeoutError)):
+        kind = "transient"
+    elif isinstance(exc, (ImportError, SyntaxError)):
+        kind = "import"
+    else:
+        kind = "permanent"
+    message = f"{type(exc).__name__}: {exc}"
+    tb = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")][-frames:]
+    if tb:
+        message += " (" + "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in tb) + ")"
+    return kind, message
+
+
+# -- the provider calls (coroutines started with ``start``) ------------------------------------
+
+async def _maybe(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def create(cls: Any, config: str, credentials: str) -> Any:
+    return cls.create(config, credentials)
+
+
+async def check(instance: Any) -> None:
+    await _maybe(instance.check())
+
+
+async def close(instance: Any) -> None:
+    await _maybe(instance.close())
+
+
+def _unpack(cls: Any, metas: bytes, blob: bytes, offsets: bytes, vectors: Any) -> list[Any]:
+    metas_list = _loads(metas)
+    mv = memoryview(blob)
+    o = memoryview(offsets).cast("q")
+    make = cls._from_abi
+    out = []
+    for i, m in enumerate(metas_list):
+        j = 4 * i
+        token = str(mv[o[j + 2]:o[j + 3]], "utf-8", "surrogateescape") if o[j + 3] > o[j + 2] else ""
+        out.append(make(m, mv[o[j]:o[j + 1]], vectors[i] if vectors is not None else None, token))
+    return out
+
+
+def _input_class(instance: Any) -> Any:
+    return ITEM_TYPES[instance.input_data_type or instance.data_type]
+
+
+async def write(instance: Any, metas: bytes, blob: bytes, offsets: bytes, vectors: Any) -> None:
+    items = _unpack(ITEM_TYPES[instance.data_type], metas, blob, offsets, vectors)
+    await _maybe(instance.write(items))
+
+
+async def embed(instance: Any, texts: list[str]) -> tuple[int, int, array[float]]:
+    vectors = await _maybe(instance.embed(texts))
+    if len(vectors) != len(texts):
+        raise PluginError(f"embed returned {len(vectors)} vectors for {len(texts)} texts")
+    dims = len(vectors[0]) if vectors else 0
+    flat = array("f")
+    for v in vectors:
+        if len(v) != dims:
+            raise PluginError(f"embed returned vectors of different lengths ({dims} and {len(v)})")
+        flat.extend(v)
+    return len(vectors), dims, flat
+
+
+async def complete(instance: Any, request: str, call_id: int) -> bytes:
+    def on_token(token: str) -> None:
+        _token((call_id, str(token)))
+
+    result = await _maybe(instance.complete(_loads(request), on_token))
+    return _dumps(result or {}).encode("utf-8")
+
+
+class Cursor:
+    """Pulls items in batches from what ``read``/``transform`` returned: an async iterator, an
+    iterable, or an awaitable of either. A yielded list counts as that many items."""
+
+    __slots__ = ("source", "it", "aio", "buffer", "done")
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.it: Any = None
+        self.aio = False
+        self.buffer: list[Any] = []
+        self.done = False
+
+    async def pull(self, n: int) -> Any:
+        if self.it is None:
+            src = self.source
+            if inspect.isawaitable(src):
+                src = await src
+            if hasattr(src, "__aiter__"):
+                self.it, self.aio = src.__aiter__(), True
+            else:
+                self.it = iter(src if src is not None else ())
+        out, self.buffer = self.buffer, []
+        it = self.it
+        while len(out) < n and not self.done:
+            try:
+                x = await it.__anext__() if self.aio else next(it)
+            except (StopAsyncIteration, StopIteration):
+                self.done = True
+                break
+            if type(x) is list:
+                out.extend(x)
+            else:
+                out.append(x)
+        if len(out) > n:
+            out, self.buffer = out[:n], out[n:]
+        if not out:
+            return None
+        return pack(out)
+
+    async def aclose(self) -> None:
+        if self.aio and hasattr(self.it, "aclose"):
+            await self.it.aclose()
+
+
+def pack(items: list[Any]) -> tuple[bytes, list[Any], list[bytes], list[Any] | None]:
+    metas = []
+    payloads = []
+    tokens = []
+    vectors: list[Any] | None = None
+    for i, item in enumerate(items):
+        m, p, v, t = item._abi()
+        metas.append(m)
+        payloads.append(p.encode("utf-8") if type(p) is str else p)
+        tokens.append(t.encode("utf-8", "surrogateescape") if type(t) is str else bytes(t))
+        if v is not None:
+            if vectors is None:
+                vectors = [None] * len(items)
+            vectors[i] = v if isinstance(v, array) and v.typecode == "f" else array("f", v)
+    return _dumps(metas).encode("utf-8"), payloads, tokens, vectors
+
+
+def open_read(instance: Any, token: str) -> Cursor:
+    return Cursor(instance.read(token or None))
+
+
+def open_transform(instance: Any, metas: bytes, blob: bytes, offsets: bytes, vectors: Any) -> Cursor:
+    items = _unpack(_input_class(instance), metas, blob, offsets, vectors)
+    return Cursor(instance.transform(items))
+
+
+async def pull(cursor: Cursor, n: int) -> Any:
+    return await cursor.pull(n)
+
+
+def close_cursor(cursor: Cursor) -> None:
+    """Closes a cursor without waiting (the host never blocks on a provider to close)."""
+    if _loop is not None and cursor.aio:
+        task = _loop.create_task(cursor.aclose())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
