@@ -14,7 +14,7 @@ import Testing
 
     @Test func unreachableServerFailsWithinTheBoundedWait() async throws {
         let start = ContinuousClock.now
-        let port = try Loopback.freePort()
+        let port = try FreePort.loopback()
         do {
             _ = try await NATSConnection.connect(url: "nats://127.0.0.1:\(port)", timeout: .seconds(1), logger: quietLogger)
             Issue.record("connected to nothing")

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NvisyCore
+import NvisyPlugins
 import NvisyPostgres
 import NvisyTestSupport
 
@@ -26,10 +27,11 @@ struct APIFixture {
         return APIFixture(database: database, api: api, pool: pool)
     }
 
-    func app() -> some ApplicationProtocol {
+    func app(plugins: PluginHost? = nil) -> some ApplicationProtocol {
         let config = try! ConfigurationLoader(flags: [:], environment: [:]).load()
         var deps = ApplicationDependencies()
         deps.api = api
+        deps.plugins = plugins
         return buildApplication(configuration: config, dependencies: deps, logger: TestPostgres.logger)
     }
 

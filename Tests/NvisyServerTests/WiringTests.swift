@@ -40,7 +40,7 @@ struct WiringTests {
         await nats.shutdown()
     }
 
-    @Test("GET /api/v1/plugins lists plugins.d with providers; POST reload picks up a new manifest")
+    @Test("GET /api/v1/plugins lists plugins.d for signed-in users; POST reload is the instance admin's and picks up a new manifest")
     func pluginsRoutes() async throws {
         let dir = TestPostgres.temporaryDirectory("nvisy-plugins-api")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -48,25 +48,32 @@ struct WiringTests {
         try FileManager.default.copyItem(at: repo.appendingPathComponent("filesystem.toml"), to: dir.appendingPathComponent("filesystem.toml"))
         let host = PluginHost(directory: dir, logger: TestPostgres.logger)
         await host.reload()
-        try await app(.init(plugins: host)).test(.router) { client in
-            try await client.execute(uri: "/api/v1/plugins", method: .get) { response in
-                #expect(response.status == .ok)
-                let body = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
-                let items = body["items"]?.arrayValue ?? []
-                #expect(items.count == 1)
-                #expect(items.first?["status"]?.stringValue == "loaded")
-                let ids = items.first?["providers"]?.arrayValue?.compactMap { $0["id"]?.stringValue }
-                #expect(ids == ["filesystem/files"])
-            }
+        let fixture = try await APIFixture.make("plugins")
+        try await fixture.app(plugins: host).test(.router) { client in
+            let admin = try await client.signup("admin@example.com")  // the first account is the instance admin
+            let user = try await client.signup("user@example.com")
+            #expect(try await client.call(.get, "/api/v1/plugins").status == .unauthorized)
+            let list = try await client.call(.get, "/api/v1/plugins", token: user.token)
+            #expect(list.status == .ok)
+            let items = list.body["items"] as? [[String: Any]] ?? []
+            #expect(items.count == 1)
+            #expect(items.first?["status"] as? String == "loaded")
+            let ids = (items.first?["providers"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+            #expect(ids == ["filesystem/files"])
+
             try "name = \"broken\"\nruntime = \"swift\"\nlibrary = \"libNoSuchPlugin.so\"\n"
                 .write(to: dir.appendingPathComponent("broken.toml"), atomically: true, encoding: .utf8)
-            try await client.execute(uri: "/api/v1/plugins/reload", method: .post) { response in
-                #expect(response.status == .ok)
-                let report = try JSONDecoder().decode(PluginReloadReport.self, from: Data(buffer: response.body))
-                #expect(report.added == ["broken"])
-                #expect(report.failed == ["broken"])
-                #expect(report.plugins.first { $0.name == "filesystem" }?.status == .loaded)
-            }
+            #expect(try await client.call(.post, "/api/v1/plugins/reload").status == .unauthorized)
+            #expect(try await client.call(.post, "/api/v1/plugins/reload", token: user.token).status == .forbidden)
+            #expect(await host.plugins().count == 1, "a refused reload must not reload")
+            let reload = try await client.call(.post, "/api/v1/plugins/reload", token: admin.token)
+            #expect(reload.status == .ok)
+            #expect(reload.body["added"] as? [String] == ["broken"])
+            #expect(reload.body["failed"] as? [String] == ["broken"])
+            let after = try await client.call(.get, "/api/v1/plugins", token: user.token).body["items"] as? [[String: Any]] ?? []
+            #expect(after.first { $0["name"] as? String == "filesystem" }?["status"] as? String == "loaded")
+            #expect(after.first { $0["name"] as? String == "broken" }?["status"] as? String == "failed")
         }
+        await fixture.stop()
     }
 }

@@ -10,7 +10,11 @@ public final class DirectoryLock: Sendable {
     private let descriptor: Int32
 
     /// Takes the lock or fails at once with an error that names the holder's pid.
-    public init(directory: URL, name: String = "nvisy.lock") throws(NvisyError) {
+    ///
+    /// - Parameter inUse: the conflict message, given " (pid N)" or ""; the default speaks of
+    ///   another nvisy on a data directory.
+    public init(directory: URL, name: String = "nvisy.lock",
+                inUse: ((_ holder: String) -> String)? = nil) throws(NvisyError) {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
@@ -25,12 +29,26 @@ public final class DirectoryLock: Sendable {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             close(fd)
             let who = holder.flatMap { $0.isEmpty ? nil : " (pid \($0))" } ?? ""
-            throw NvisyError.conflict("another nvisy is already running on data directory \(directory.path)\(who); stop it first or choose another --data-dir")
+            throw NvisyError.conflict(inUse?(who)
+                ?? "another nvisy is already running on data directory \(directory.path)\(who); stop it first or choose another --data-dir")
         }
         descriptor = fd
-        ftruncate(fd, 0)
-        let pid = Array("\(getpid())\n".utf8)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        previousOwner = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap {
+            pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        recordOwner(pid: getpid())
+    }
+
+    /// The pid the lock file named before this lock was taken: the owner of an earlier,
+    /// ended holder (it may have left a child running).
+    public let previousOwner: pid_t?
+
+    /// Writes `pid` into the lock file, so a conflict message can name the process that
+    /// really uses the directory (a child server rather than the host).
+    public func recordOwner(pid: pid_t) {
+        ftruncate(descriptor, 0)
+        let bytes = Array("\(pid)\n".utf8)
+        _ = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
     }
 
     deinit {

@@ -18,16 +18,22 @@ import NvisyCore
 ///
 /// The store directory is locked (`flock` on `nvisy-nats.lock`) while the server
 /// runs, so a second server on the same store — in this process or another —
-/// fails at once with a `conflict` error instead of corrupting it. A restart
-/// (``stop()`` then ``start()``) keeps the same port, so clients reconnect.
+/// fails at once with a `conflict` error instead of corrupting it (nats-server 2.9
+/// does not lock its store itself). A server left running by a host that died is
+/// stopped first. A restart (``stop()`` then ``start()``) keeps the same port.
+/// The child runs in its own process group: a terminal's Ctrl-C reaches the host,
+/// which stops the server in order.
 public actor EmbeddedNATSServer {
     public nonisolated let storeDirectory: URL
     public private(set) var port: Int?
     private let executable: String?
     private let readyTimeout: Duration
     private let logger: Logger
-    private var process: Process?
-    private var lock: StoreLock?
+    /// The running child's pid; nil when stopped.
+    private var pid: pid_t?
+    /// Set by the task that reaps the child, once it has exited.
+    private var exitStatus: Int32?
+    private var lock: DirectoryLock?
 
     /// - Parameters:
     ///   - storeDirectory: JetStream's store (created if missing) and the server's log file.
@@ -50,7 +56,7 @@ public actor EmbeddedNATSServer {
     public nonisolated var logFile: URL { storeDirectory.appendingPathComponent("nats-server.log") }
 
     /// Whether the child process is running.
-    public var isRunning: Bool { process?.isRunning ?? false }
+    public var isRunning: Bool { pid != nil && exitStatus == nil }
 
     /// Starts the server and waits until it accepts TCP connections.
     ///
@@ -58,66 +64,63 @@ public actor EmbeddedNATSServer {
     ///   line of its log says why) or does not listen within the ready timeout;
     ///   `conflict` if another server already uses the store directory.
     public func start() async throws {
-        if let process, process.isRunning { return }
+        if isRunning { return }
         let binary = try findExecutable()
         do {
             try FileManager.default.createDirectory(at: storeDirectory, withIntermediateDirectories: true)
         } catch {
             throw NvisyError.invalidInput("cannot create NATS store directory \(storeDirectory.path): \(error.localizedDescription)")
         }
-        let lock = try StoreLock(directory: storeDirectory)
-        let port = try self.port ?? Loopback.freePort()
+        let store = storeDirectory.path
+        let lock = try DirectoryLock(directory: storeDirectory, name: "nvisy-nats.lock") { holder in
+            "the NATS store \(store) is already in use by another nats-server\(holder); stop it, or give this server another store directory"
+        }
+        await stopLeftover(lock.previousOwner)
+        let port = try self.port ?? FreePort.loopback()
         self.port = port
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", storeDirectory.path,
-                       "-l", logFile.path, "--server_name", "nvisy-embedded"]
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do {
-            try p.run()
-        } catch {
-            throw NvisyError.unavailable("cannot start \(binary): \(error.localizedDescription)")
+        let child = try ChildProcess.spawn(binary, arguments: [
+            "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", storeDirectory.path,
+            "-l", logFile.path, "--server_name", "nvisy-embedded",
+        ], purpose: "the embedded nats-server")
+        lock.recordOwner(pid: child)
+        pid = child
+        exitStatus = nil
+        Task { [weak self] in
+            let status = await ChildProcess.wait(child, timeout: nil)
+            await self?.childExited(child, status: status ?? -1)
         }
-        lock.writeOwner(pid: p.processIdentifier)
         let deadline = ContinuousClock.now.advanced(by: readyTimeout)
-        while !Loopback.isListening(port: port) {
-            if !p.isRunning {
-                p.waitUntilExit()
+        while !FreePort.isListening(port) {
+            if let status = exitStatus {
+                pid = nil
                 throw NvisyError.unavailable(
-                    "nats-server exited with status \(p.terminationStatus) before accepting connections on 127.0.0.1:\(port): "
+                    "nats-server exited with status \(status) before accepting connections on 127.0.0.1:\(port): "
                     + "\(lastLogLine() ?? "no log") (log: \(logFile.path))")
             }
             if ContinuousClock.now >= deadline {
-                p.terminate()
+                await signalAndWait(child, SIGKILL, for: .seconds(5))
+                pid = nil
                 throw NvisyError.unavailable(
                     "timed out after \(readyTimeout.secondsDescription) waiting for nats-server to accept connections on 127.0.0.1:\(port) "
                     + "(log: \(logFile.path))")
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        self.process = p
         self.lock = lock
-        logger.info("nats-server started", metadata: ["url": "\(url)", "store": "\(storeDirectory.path)", "pid": "\(p.processIdentifier)"])
+        logger.info("nats-server started", metadata: ["url": "\(url)", "store": "\(storeDirectory.path)", "pid": "\(child)"])
     }
 
     /// Stops the server: SIGTERM (JetStream flushes and exits), SIGKILL if it is
     /// still running after `grace`. Releases the store lock. Safe to call twice.
     public func stop(grace: Duration = .seconds(5)) async {
-        guard let p = process else { return }
-        process = nil
-        if p.isRunning {
-            p.terminate()
-            let deadline = ContinuousClock.now.advanced(by: grace)
-            while p.isRunning && ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            if p.isRunning {
+        guard let child = pid else { return }
+        pid = nil
+        if exitStatus == nil {
+            await signalAndWait(child, SIGTERM, for: grace)
+            if exitStatus == nil {
                 logger.warning("nats-server did not stop after SIGTERM; killing it")
-                Glibc.kill(p.processIdentifier, SIGKILL)
-                while p.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+                await signalAndWait(child, SIGKILL, for: .seconds(10))
             }
         }
         lock = nil
@@ -126,13 +129,36 @@ public actor EmbeddedNATSServer {
 
     /// Kills the server at once (SIGKILL), as a crash would. For tests.
     public func kill() async {
-        guard let p = process else { return }
-        process = nil
-        if p.isRunning {
-            Glibc.kill(p.processIdentifier, SIGKILL)
-            while p.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
-        }
+        guard let child = pid else { return }
+        pid = nil
+        if exitStatus == nil { await signalAndWait(child, SIGKILL, for: .seconds(10)) }
         lock = nil
+    }
+
+    private func childExited(_ child: pid_t, status: Int32) {
+        exitStatus = status
+    }
+
+    /// Sends `signal` and waits up to `limit` for the reaping task to see the exit.
+    private func signalAndWait(_ child: pid_t, _ signal: Int32, for limit: Duration) async {
+        Glibc.kill(child, signal)
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while exitStatus == nil && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// A nats-server that an earlier host started on this store and left behind when it
+    /// died: we hold the store lock now, so it is nobody's; stop it before starting ours.
+    private func stopLeftover(_ previous: pid_t?) async {
+        guard let previous, previous > 0, ChildProcess.isRunning(previous),
+              let cmdline = try? String(contentsOfFile: "/proc/\(previous)/cmdline", encoding: .utf8),
+              cmdline.contains("nats-server"), cmdline.contains(storeDirectory.path) else { return }
+        logger.warning("stopping a nats-server (pid \(previous)) left running by an earlier nvisy on \(storeDirectory.path)")
+        Glibc.kill(previous, SIGTERM)
+        for _ in 0..<250 where ChildProcess.isRunning(previous) { try? await Task.sleep(for: .milliseconds(20)) }
+        if ChildProcess.isRunning(previous) { Glibc.kill(previous, SIGKILL) }
+        for _ in 0..<250 where ChildProcess.isRunning(previous) { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
     private func findExecutable() throws -> String {
@@ -155,86 +181,5 @@ public actor EmbeddedNATSServer {
         guard let text = try? String(contentsOf: logFile, encoding: .utf8) else { return nil }
         return text.split(separator: "\n").last { $0.contains("[FTL]") || $0.contains("[ERR]") }.map(String.init)
             ?? text.split(separator: "\n").last.map(String.init)
-    }
-}
-
-/// An exclusive `flock` on `<store>/nvisy-nats.lock`, held while a server uses the store.
-final class StoreLock: Sendable {
-    let path: String
-    private let fd: Int32
-
-    init(directory: URL) throws {
-        path = directory.appendingPathComponent("nvisy-nats.lock").path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw NvisyError.unavailable("cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            close(fd)
-            throw NvisyError.conflict(
-                "the NATS store \(directory.path) is already in use by another nats-server"
-                + (holder.isEmpty ? "" : " (pid \(holder))")
-                + "; stop it, or give this server another store directory")
-        }
-        self.fd = fd
-        // A host that crashed leaves its nats-server running without the lock:
-        // the pid it wrote names it. Refuse to start a second server on the store.
-        let previous = (try? String(contentsOfFile: path, encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if let pid = Int32(previous), pid > 0,
-           let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-           cmdline.contains("nats-server"), cmdline.contains(directory.path) {
-            throw NvisyError.conflict(
-                "a nats-server (pid \(pid)) left over from an earlier run still uses the NATS store \(directory.path); "
-                + "stop it (kill \(pid)) and start again")
-        }
-    }
-
-    func writeOwner(pid: Int32) {
-        ftruncate(fd, 0)
-        let bytes = Array("\(pid)\n".utf8)
-        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-    }
-
-    deinit {
-        flock(fd, LOCK_UN)
-        close(fd)
-    }
-}
-
-/// Loopback TCP helpers.
-enum Loopback {
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw NvisyError.unavailable("cannot open a socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw NvisyError.unavailable("cannot bind a loopback port: \(String(cString: strerror(errno)))") }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    static func isListening(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 }

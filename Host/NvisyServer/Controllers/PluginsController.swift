@@ -3,8 +3,8 @@ import Hummingbird
 import NvisyCore
 import NvisyPlugins
 
-/// `GET /api/v1/plugins` (every plugin with its status and providers) and
-/// `POST /api/v1/plugins/reload` (rescan plugins.d without a restart).
+/// `GET /api/v1/plugins` (every plugin with its status and providers; any signed-in user) and
+/// `POST /api/v1/plugins/reload` (rescan plugins.d without a restart; instance admin only).
 public struct PluginsController: Sendable {
     let host: PluginHost
 
@@ -20,8 +20,14 @@ public struct PluginsController: Sendable {
 
     public func addRoutes(to router: Router<NvisyRequestContext>) {
         let group = router.group("/api/v1/plugins")
-        group.get { _, _ in PluginList(items: await host.plugins(), nextCursor: nil) }
-        group.post("/reload") { _, _ in await host.reload() }
+        group.get { _, context in
+            _ = try context.requireSignedIn()
+            return PluginList(items: await host.plugins(), nextCursor: nil)
+        }
+        group.post("/reload") { _, context in
+            _ = try context.requireInstanceAdmin()
+            return await host.reload()
+        }
     }
 }
 
