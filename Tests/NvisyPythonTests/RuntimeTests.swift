@@ -130,6 +130,40 @@ struct RuntimeTests {
         #expect(n == 3)
     }
 
+    @Test("a module + manifest dropped into plugins.d appears after a reload; editing it and reloading picks up the change")
+    func dropInAndReload() async throws {
+        let host = try await PyTest.host([:])
+        #expect(try await host.plugins().isEmpty)
+        let dir = host.directory
+        let module = "nvisy_dropin_\(UInt32.random(in: 0...UInt32.max))"
+        func write(_ greeting: String) throws {
+            let code = """
+            from nvisy_plugin import Record, Source
+
+            class Hello(Source):
+                name = "hello"
+                config_schema = {"type": "object"}
+
+                async def read(self, after):
+                    yield Record({"greeting": "\(greeting)"}, resume_token="1")
+
+            PROVIDERS = [Hello]
+            """
+            try Data(code.utf8).write(to: dir.appendingPathComponent("\(module).py"))
+        }
+        try write("hello")
+        try Data("name = \"dropin\"\nruntime = \"python\"\nmodule = \"\(module)\"\n".utf8).write(to: dir.appendingPathComponent("dropin.toml"))
+        let report = await host.reload()
+        #expect(report.added == ["dropin"])
+        let first = try await host.makeSource("dropin/hello", config: [:]).read().items.first { _ in true }
+        #expect(first?.json == ["greeting": "hello"])
+        try await Task.sleep(for: .milliseconds(1100))  // a new mtime for the import system
+        try write("bonjour")
+        await host.reload()
+        let second = try await host.makeSource("dropin/hello", config: [:]).read().items.first { _ in true }
+        #expect(second?.json == ["greeting": "bonjour"])
+    }
+
     @Test("a provider that awaits forever is cancelled after its timeout; one that blocks the thread is answered on time")
     func timeouts() async throws {
         let host = try await PyTest.host(["fixtures.toml": PyTest.fixturesManifest], timeout: .milliseconds(500))

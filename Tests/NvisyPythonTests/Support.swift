@@ -43,7 +43,7 @@ enum PyTest {
 
     /// A host over the repository's own plugins.d (s3, documents, filesystem, ...).
     static func shippedHost() async -> PluginHost {
-        let host = PluginHost(directory: repoRoot.appendingPathComponent("plugins.d"), librarySearchPath: [libraryDirectory],
+        let host = PluginHost(directory: repoRoot.appendingPathComponent("plugins.d").resolvingSymlinksInPath(), librarySearchPath: [libraryDirectory],
                               runtimes: [runtime], logger: logger)
         await host.reload()
         return host
