@@ -64,7 +64,7 @@ enum Bootstrap {
 
     /// The provider registry, loaded from `plugins_dir`; a broken plugin is logged and skipped.
     static func plugins(_ config: ServerConfiguration, logger: Logger) async -> PluginHost {
-        let host = PluginHost(directory: config.pluginsDirectory, logger: logger)
+        let host = makePluginHost(config, logger: logger)
         let report = await host.reload()
         for plugin in report.plugins where plugin.status == .failed {
             logger.error("plugin failed to load", metadata: ["plugin": "\(plugin.name)", "manifest": "\(plugin.manifestPath)", "error": "\(plugin.error ?? "")"])
@@ -74,6 +74,13 @@ enum Bootstrap {
             "failed": "\(report.failed)",
         ])
         return host
+    }
+
+    /// A registry with both runtimes: Swift (dlopen) and embedded Python (started lazily,
+    /// only when an enabled manifest needs it), Python packages from `venv`.
+    static func makePluginHost(_ config: ServerConfiguration, logger: Logger) -> PluginHost {
+        PluginHost(directory: config.pluginsDirectory,
+                   runtimes: [PythonRuntime(venv: config.venvDirectory, logger: logger)], logger: logger)
     }
 
     /// Waits (bounded) until the database answers, so a wrong URL fails fast with a clear line.

@@ -54,7 +54,7 @@ struct PluginsCommand: AsyncParsableCommand {
         let config = try options.load()
         var logger = Logger(label: "nvisy")
         logger.logLevel = .error
-        let host = PluginHost(directory: config.pluginsDirectory, logger: logger)
+        let host = Bootstrap.makePluginHost(config, logger: logger)
         await host.reload()
         return host
     }
