@@ -41,3 +41,9 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
   echo "$want" > "$STAMP"
 fi
+# The Python SDK is installed editable (`-e ./python` in $REQ); a fresh clone elsewhere needs it
+# re-linked even when the requirements did not change.
+if ! "$VENV/bin/python" -c "import nvisy_plugin, sys; sys.exit(0 if nvisy_plugin.__file__.startswith('$PWD/python/') else 1)" 2>/dev/null; then
+  echo "install-deps: pip install -e ./python (the nvisy_plugin SDK)"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e ./python
+fi

@@ -20,7 +20,7 @@ from array import array
 from typing import Any
 
 from .errors import PluginError
-from .items import ITEM_TYPES
+from .items import ITEM_TYPES, Record
 
 _loop: asyncio.AbstractEventLoop | None = None
 _tasks: dict[int, asyncio.Task[Any]] = {}
@@ -83,18 +83,33 @@ def load(spec: str, paths: list[str]) -> tuple[str, list[Any]]:
 # -- calls ----------------------------------------------------------------------------------
 
 def start(call_id: int, timeout: float, fn: Any, args: tuple[Any, ...]) -> None:
-    """Runs ``fn(*args)`` (a coroutine function) as a task; reports to ``_done`` when it ends."""
+    """Runs ``fn(*args)`` (a coroutine function) as a task; reports to ``_done`` when it ends.
+    After ``timeout`` seconds (if > 0) the task is cancelled and reported as timed out."""
     assert _loop is not None
-    coro = fn(*args)
-    if timeout > 0:
-        coro = asyncio.wait_for(coro, timeout)
-    task = _loop.create_task(coro)
+    task = _loop.create_task(fn(*args))
     _tasks[call_id] = task
-    task.add_done_callback(lambda t: _finish(call_id, t, timeout))
+    timer = _loop.call_later(timeout, _expire, call_id, task) if timeout > 0 else None
+    task.add_done_callback(lambda t: _finish(call_id, t, timeout, timer))
 
 
-def _finish(call_id: int, task: asyncio.Task[Any], timeout: float) -> None:
+_expired: set[int] = set()
+
+
+def _expire(call_id: int, task: asyncio.Task[Any]) -> None:
+    if not task.done():
+        _expired.add(call_id)
+        task.cancel()
+
+
+def _finish(call_id: int, task: asyncio.Task[Any], timeout: float, timer: Any) -> None:
     _tasks.pop(call_id, None)
+    if timer is not None:
+        timer.cancel()
+    if call_id in _expired:
+        _expired.discard(call_id)
+        if task.cancelled():
+            _done((call_id, 1, ("timeout", f"exceeded its timeout of {timeout:g} s and was cancelled")))
+            return
     if task.cancelled():
         _done((call_id, 2, ("cancelled", "cancelled")))
         return
@@ -104,8 +119,6 @@ def _finish(call_id: int, task: asyncio.Task[Any], timeout: float) -> None:
             _done((call_id, 0, task.result()))
         except BaseException as e:  # a conversion failed on the host side
             _done((call_id, 1, describe_error(e)))
-    elif isinstance(exc, asyncio.TimeoutError) and not exc.args and timeout > 0:
-        _done((call_id, 1, ("timeout", f"exceeded its timeout of {timeout:g} s and was cancelled")))
     else:
         _done((call_id, 1, describe_error(exc)))
 
@@ -155,6 +168,11 @@ def _unpack(cls: Any, metas: bytes, blob: bytes, offsets: bytes, vectors: Any) -
     metas_list = _loads(metas)
     mv = memoryview(blob)
     o = memoryview(offsets).cast("q")
+    if cls is Record:
+        # Records have no payload: only the metadata and the tokens (a fast path for small records).
+        tokens = o.tolist()
+        return [Record(m, str(mv[tokens[j + 2]:tokens[j + 3]], "utf-8", "surrogateescape"))
+                for m, j in zip(metas_list, range(0, len(tokens), 4))]
     make = cls._from_abi
     out = []
     for i, m in enumerate(metas_list):
@@ -239,7 +257,12 @@ class Cursor:
             await self.it.aclose()
 
 
-def pack(items: list[Any]) -> tuple[bytes, list[Any], list[bytes], list[Any] | None]:
+def pack(items: list[Any]) -> tuple[bytes, list[Any] | None, list[bytes], list[Any] | None]:
+    if all(type(i) is Record for i in items):
+        # Records: metadata and tokens only (payloads None = all empty).
+        return (_dumps([r.data for r in items]).encode("utf-8"), None,
+                [t.encode("utf-8", "surrogateescape") if type(t) is str else bytes(t) for t in (r.resume_token for r in items)],
+                None)
     metas = []
     payloads = []
     tokens = []

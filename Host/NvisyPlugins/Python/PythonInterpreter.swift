@@ -199,26 +199,58 @@ final class PythonInterpreter: @unchecked Sendable {
                         if let p = removePending(id) { p.fail(error) }
                     }
                 }
-                if let timeout {
-                    let wait = timeout + PythonInterpreter.grace
-                    Task.detached { [self] in
-                        try? await Task.sleep(for: wait)
-                        if let p = removePending(id) {
-                            p.fail(NvisyError(.unavailable,
-                                "\(context): exceeded its timeout of \(timeout) and did not stop (a provider is blocking the Python thread with synchronous code)",
-                                retry: .transient))
-                            submit { [self] in cancelTask(id) }
-                        }
-                    }
-                }
+                if let timeout { armWatchdog(id, deadline: .now + timeout + PythonInterpreter.grace, timeout: timeout) }
             }
         } onCancel: {
             submit { [self] in cancelTask(id) }
         }
     }
 
+    // MARK: Watchdog
+
+    private var deadlines: [Int: (ContinuousClock.Instant, Duration)] = [:]
+    private var watchdogRunning = false
+
+    /// One task checks every 100 ms for calls past their deadline (the Python side cancels a
+    /// task at its timeout; this answers the caller even when the Python thread is blocked).
+    private func armWatchdog(_ id: Int, deadline: ContinuousClock.Instant, timeout: Duration) {
+        let start = lock.withLock {
+            deadlines[id] = (deadline, timeout)
+            defer { watchdogRunning = true }
+            return !watchdogRunning
+        }
+        guard start else { return }
+        Task.detached { [self] in
+            while true {
+                try? await Task.sleep(for: .milliseconds(100))
+                let now = ContinuousClock.now
+                let expired: [(Int, Duration, any PendingPythonCall)] = lock.withLock {
+                    var out: [(Int, Duration, any PendingPythonCall)] = []
+                    for (id, (deadline, timeout)) in deadlines {
+                        guard let call = pending[id] else { deadlines[id] = nil; continue }
+                        if deadline <= now {
+                            deadlines[id] = nil
+                            pending[id] = nil
+                            out.append((id, timeout, call))
+                        }
+                    }
+                    return out
+                }
+                for (id, timeout, call) in expired {
+                    call.fail(NvisyError(.unavailable,
+                        "\(call.context): exceeded its timeout of \(timeout) and did not stop (a provider is blocking the Python thread with synchronous code)",
+                        retry: .transient))
+                    submit { [self] in cancelTask(id) }
+                }
+            }
+        }
+    }
+
     private func removePending(_ id: Int) -> (any PendingPythonCall)? {
-        lock.withLock { pending.removeValue(forKey: id) }
+        lock.withLock {
+            deadlines[id] = nil
+            return pending.removeValue(forKey: id)
+        }
     }
 
     private func cancelTask(_ id: Int) {

@@ -19,7 +19,8 @@ enum PythonItems {
         let payloads = nvisy_py_tuple_get(packed, 1)!
         let tokens = nvisy_py_tuple_get(packed, 2)!
         let vectors = nvisy_py_tuple_get(packed, 3)!
-        let n = nvisy_py_list_size(payloads)
+        let noPayloads = nvisy_py_is_none(payloads) != 0  // records: every payload empty
+        let n = nvisy_py_list_size(tokens)
         guard let metaData = Py.data(metas) else { throw NvisyError.internal("\(context): metadata is not bytes") }
         guard let ranges = splitJSONArray(metaData), ranges.count == n else {
             throw NvisyError(.unavailable, "\(context): item metadata is not a JSON object per item", retry: .permanent)
@@ -28,9 +29,13 @@ enum PythonItems {
         var out: [ProviderItem] = []
         out.reserveCapacity(n)
         for i in 0..<n {
-            let payload = nvisy_py_list_get(payloads, i)!
-            guard let p = Py.data(payload) else {
-                throw NvisyError(.unavailable, "\(context): item \(i): the payload is not bytes-like (\(typeName(payload)))", retry: .permanent)
+            var p = Data()
+            if !noPayloads {
+                let payload = nvisy_py_list_get(payloads, i)!
+                guard let d = Py.data(payload) else {
+                    throw NvisyError(.unavailable, "\(context): item \(i): the payload is not bytes-like (\(typeName(payload)))", retry: .permanent)
+                }
+                p = d
             }
             let t = Py.data(nvisy_py_list_get(tokens, i)!) ?? Data()
             var vector: [Float]? = nil

@@ -1,1 +1,80 @@
-print("placeholder")
+// nvisy-bench-python: small records from a Python source to a Python sink through the host
+// (embedded CPython, batch crossing) versus the same loop run bare (`python -m nvisy_plugin pipe`),
+// and the per-call overhead of a host → Python call. Run by scripts/bench-python.sh (release).
+import Foundation
+import Logging
+import NvisyCore
+import NvisyPlugins
+
+let args = CommandLine.arguments
+let count = args.count > 1 ? Int(args[1]) ?? 200_000 : 200_000
+let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+let venv = PythonRuntime.defaultVenv
+let fixtures = root.appendingPathComponent("python/tests/fixtures")
+var logger = Logger(label: "nvisy.bench.python")
+logger.logLevel = .warning
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nvisy-bench-python-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: dir) }
+try Data("name = \"bench\"\nruntime = \"python\"\nmodule = \"nvisy_bench\"\nlibrary = \"\(fixtures.path)\"\n".utf8)
+    .write(to: dir.appendingPathComponent("bench.toml"))
+let host = PluginHost(directory: dir, runtimes: [PythonRuntime(venv: venv, logger: logger)], logger: logger)
+let report = await host.reload()
+guard report.failed.isEmpty else {
+    print("bench plugin failed: \(report.plugins.compactMap(\.error))")
+    exit(1)
+}
+
+let clock = ContinuousClock()
+let sink = try await host.makeSink("bench/total", config: [:])
+
+// Through the host: best of 3.
+var hostRate = 0.0
+for _ in 0..<3 {
+    let source = try await host.makeSource("bench/gen", config: ["count": .number(Double(count))])
+    var n = 0
+    let start = clock.now
+    for try await batch in source.read(batchSize: 256) {
+        try await sink.write(batch)
+        n += batch.count
+    }
+    let t = seconds(clock.now - start)
+    precondition(n == count, "moved \(n) of \(count)")
+    hostRate = max(hostRate, Double(n) / t)
+}
+
+// Bare: the same providers and batch size in a plain Python process, best of 3.
+var bareRate = 0.0
+for _ in 0..<3 {
+    let r = try await ChildProcess.run(
+        venv.appendingPathComponent("bin/python").path,
+        arguments: ["-m", "nvisy_plugin", "--path", fixtures.path, "pipe", "nvisy_bench:Gen", "nvisy_bench:Total",
+                    "--source-config", "{\"count\": \(count)}", "--batch", "256"],
+        purpose: "bare Python loop")
+    guard r.status == 0, let line = r.output.split(separator: "\n").last,
+          let v = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), let rate = v["itemsPerSecond"]?.doubleValue else {
+        print("bare run failed: \(r.output)")
+        exit(1)
+    }
+    bareRate = max(bareRate, rate)
+}
+
+// Per-call overhead: an empty async call (check) and a one-item write, host → Python → host.
+let calls = 20_000
+var start = clock.now
+for _ in 0..<calls { try await sink.check() }
+let checkUS = seconds(clock.now - start) / Double(calls) * 1e6
+let one = [ProviderItem(metadata: ["id": 1], resumeToken: Data("1".utf8))]
+start = clock.now
+for _ in 0..<calls { try await sink.write(one) }
+let writeUS = seconds(clock.now - start) / Double(calls) * 1e6
+
+func fmt(_ v: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", v) }
+print("python source → sink, \(count) small records, batches of 256")
+print("  through the host: \(fmt(hostRate)) items/s")
+print("  bare Python loop: \(fmt(bareRate)) items/s")
+print("  ratio host/bare:  \(fmt(hostRate / bareRate, 2))x (target ≥ 0.70x)")
+print("per-call overhead host → Python → host: empty call \(fmt(checkUS, 1)) µs, one-item write \(fmt(writeUS, 1)) µs")
