@@ -5,13 +5,15 @@ import Testing
 
 @Suite("Loading plugins")
 struct LoadingTests {
-    @Test("every plugin shipped in plugins.d loads from the build directory")
+    @Test("every plugin shipped in plugins.d loads: Swift libraries from the build directory, Python modules from the venv")
     func shippedPluginsLoad() async throws {
         let host = TestPlugins.host(TestPlugins.repoRoot.appendingPathComponent("plugins.d"))
+        await host.addRuntime(PythonRuntime(logger: TestPlugins.logger))
         let report = await host.reload()
         #expect(report.failed.isEmpty, "\(report.plugins.compactMap(\.error))")
         let ids = Set(await host.providers().map(\.id))
-        for id in ["filesystem/files", "formats/csv", "formats/jsonl", "formats/jsonl-encode", "postgres/table"] {
+        for id in ["filesystem/files", "formats/csv", "formats/jsonl", "formats/jsonl-encode", "postgres/table",
+                   "s3/bucket", "documents/partition"] {
             #expect(ids.contains(id), "missing \(id) in \(ids.sorted())")
         }
         let files = try await host.provider("filesystem/files")
