@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Webhooks (issue 9): the delivery client.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // MARK: System libraries (Debian packages, see scripts/install-deps.sh)
@@ -115,6 +117,23 @@ let package = Package(
         .target(name: "TrivialPlugin", dependencies: ["NvisyPluginKit"], path: "Plugins/Fixtures/Trivial", swiftSettings: swift6),
         .target(name: "FixtureABIMismatch", dependencies: ["NvisyPluginABI"], path: "Plugins/Fixtures/ABIMismatch"),
         .target(name: "FixtureDuplicate", dependencies: ["NvisyPluginABI"], path: "Plugins/Fixtures/Duplicate"),
+        .target(
+            name: "NvisyWebhook",
+            dependencies: [
+                "NvisyCore",
+                "CSodium",
+                "NvisyPostgres",
+                "NvisyNATS",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Host/NvisyWebhook",
+            exclude: ["README.md"],
+            swiftSettings: swift6
+        ),
         // PLUGIN-TARGETS (NvisyPlugins, PluginABI, Plugins/)
         .target(
             name: "NvisyServer",
@@ -123,6 +142,7 @@ let package = Package(
                 "NvisyPostgres",
                 "NvisyNATS",
                 "NvisyPlugins",
+                "NvisyWebhook",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -145,6 +165,7 @@ let package = Package(
             name: "nvisy",
             dependencies: [
                 "NvisyServer",
+                "NvisyWebhook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -169,6 +190,7 @@ let package = Package(
             name: "NvisyServerTests",
             dependencies: [
                 "NvisyServer",
+                "NvisyWebhook",
                 "NvisyTestSupport",
                 "NvisyNATS",
                 "NvisyPlugins",
@@ -214,6 +236,21 @@ let package = Package(
             name: "PythonBench",
             dependencies: ["NvisyPlugins", "NvisyCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/Benchmarks/PythonBench",
+            swiftSettings: swift6
+        ),
+        .testTarget(
+            name: "NvisyWebhookTests",
+            dependencies: [
+                "NvisyWebhook",
+                "NvisyTestSupport",
+                "NvisyNATS",
+                "NvisyPostgres",
+                "NvisyCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

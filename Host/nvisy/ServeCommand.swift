@@ -7,6 +7,7 @@ import NvisyNATS
 import NvisyPlugins
 import NvisyPostgres
 import NvisyServer
+import NvisyWebhook
 import ServiceLifecycle
 
 /// `nvisy serve`: starts what is embedded, migrates, and serves the API until SIGINT/SIGTERM.
@@ -23,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
         if FreePort.isListening(config.port, host: config.host == "0.0.0.0" ? "127.0.0.1" : config.host) {
             throw NvisyError.unavailable("cannot listen on \(config.host):\(config.port): the address is already in use; stop what uses it or pass --port")
         }
-        _ = try Bootstrap.masterKey(config, logger: logger)
+        let masterKey = try Bootstrap.masterKey(config, logger: logger)
         let (databaseURL, embedded) = try await Bootstrap.database(config, logger: logger)
         let nats: NATSRuntime
         do {
@@ -34,10 +35,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let plugins = await Bootstrap.plugins(config, logger: logger)
         let database = NvisyDatabase(url: databaseURL, logger: logger)
-        let api = try await APIDependencies.forServer(config, client: database.client, logger: logger)
+        var api = try await APIDependencies.forServer(config, client: database.client, logger: logger)
+        // Webhooks: secrets sealed with the master key; delivery runs beside the HTTP server.
+        let webhooks = Webhooks(client: database.client, cipher: CredentialCipher(masterKey: masterKey),
+                                settings: config.webhookSettings, logger: logger)
+        api.webhooks = webhooks
         var dependencies = ApplicationDependencies(
             healthChecks: [.postgres(database), .nats(nats)],
-            services: [database.client, PluginReloadService(host: plugins, logger: logger)],
+            services: [database.client, PluginReloadService(host: plugins, logger: logger),
+                       WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger)],
             beforeServerStarts: [{
                 try await Bootstrap.waitForDatabase(database, url: databaseURL)
                 let applied = try await database.migrate()

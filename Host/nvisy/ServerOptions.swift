@@ -24,6 +24,8 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("request-timeout-seconds"), help: "Cancel requests running longer (default 30)") var requestTimeoutSeconds: String?
     @Option(name: .customLong("auth-attempts-per-ip"), help: "Login/signup attempts per IP per minute (default 20)") var authAttemptsPerIP: String?
     @Option(name: .customLong("auth-attempts-per-account"), help: "Login attempts per email per minute (default 5)") var authAttemptsPerAccount: String?
+    @Option(name: .customLong("webhook-allow-private"), help: "true: webhooks may reach private/loopback addresses; unset = only in embedded dev mode") var webhookAllowPrivate: String?
+    @Option(name: .customLong("webhook-auto-pause-hours"), help: "Pause a webhook failing this many hours (default 72)") var webhookAutoPauseHours: String?
 
     /// The flags that were given, keyed by configuration key name.
     var flagValues: [String: String] {
@@ -34,6 +36,7 @@ struct ServerOptions: ParsableArguments {
             ("jwt_key_file", jwtKeyFile), ("session_hours", sessionHours), ("cors_origins", corsOrigins),
             ("max_body_bytes", maxBodyBytes), ("request_timeout_seconds", requestTimeoutSeconds),
             ("auth_attempts_per_ip", authAttemptsPerIP), ("auth_attempts_per_account", authAttemptsPerAccount),
+            ("webhook_allow_private", webhookAllowPrivate), ("webhook_auto_pause_hours", webhookAutoPauseHours),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

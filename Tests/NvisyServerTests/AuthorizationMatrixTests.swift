@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NvisyCore
 import NvisyPostgres
+import NvisyWebhook
 import PostgresNIO
 import Testing
 
@@ -45,6 +46,9 @@ struct AuthorizationMatrixTests {
         var apiToken: [Actor: UUID] = [:]
         var code: String
         var suffix: String
+        /// A webhook in W and one failed delivery of it.
+        var webhook = UUID()
+        var delivery = UUID()
     }
 
     nonisolated(unsafe) static let matrix: [String: Entry] = [
@@ -76,6 +80,16 @@ struct AuthorizationMatrixTests {
         "DELETE /api/v1/invites/{inviteId}": Entry(rule: .workspace(.manageMembers)),
         "POST /api/v1/invites/{inviteId}/accept": Entry(rule: .signedIn, invite: { w, a in w.addressedInvite[a] ?? w.workspaceInvite }),
         "POST /api/v1/invites/{inviteId}/decline": Entry(rule: .signedIn, invite: { w, a in w.addressedInvite[a] ?? w.workspaceInvite }),
+        "POST /api/v1/workspaces/{workspaceId}/webhooks": Entry(rule: .workspace(.manageWebhooks), body: { _, _ in
+            ["url": "https://example.com/hook", "eventTypes": ["*"]] }),
+        "GET /api/v1/workspaces/{workspaceId}/webhooks": Entry(rule: .workspace(.view)),
+        "GET /api/v1/webhooks/{webhookId}": Entry(rule: .workspace(.view)),
+        "PATCH /api/v1/webhooks/{webhookId}": Entry(rule: .workspace(.manageWebhooks), body: { _, _ in ["description": "renamed"] }),
+        "DELETE /api/v1/webhooks/{webhookId}": Entry(rule: .workspace(.manageWebhooks)),
+        "POST /api/v1/webhooks/{webhookId}/test": Entry(rule: .workspace(.manageWebhooks)),
+        "POST /api/v1/webhooks/{webhookId}/rotate-secret": Entry(rule: .workspace(.manageWebhooks)),
+        "GET /api/v1/webhooks/{webhookId}/deliveries": Entry(rule: .workspace(.view)),
+        "POST /api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/retry": Entry(rule: .workspace(.manageWebhooks)),
     ]
 
     /// Every "METHOD /path" of the served spec.
@@ -129,6 +143,8 @@ struct AuthorizationMatrixTests {
                     path = path.replacingOccurrences(of: "{accountId}", with: world.target.text)
                     path = path.replacingOccurrences(of: "{tokenId}", with: (world.apiToken[actor] ?? UUID()).text)
                     path = path.replacingOccurrences(of: "{inviteId}", with: (entry.invite(world, actor) ?? UUID()).text)
+                    path = path.replacingOccurrences(of: "{webhookId}", with: world.webhook.text)
+                    path = path.replacingOccurrences(of: "{deliveryId}", with: world.delivery.text)
                     let answer = try await client.call(method, path, token: world.tokens[actor], json: entry.body(world, actor))
                     let want = Self.expected(entry.rule, actor)
                     #expect(want.contains(Int(answer.status.code)),
@@ -173,6 +189,16 @@ struct AuthorizationMatrixTests {
                                                            expiresAt: Date().addingTimeInterval(3600))
         var world = World(workspace: w.id, target: target.id, workspaceInvite: workspaceInvite.id, code: code, suffix: suffix)
         world.accounts = accounts
+        if let webhooks = api.webhooks {
+            let (hook, _) = try await webhooks.create(workspaceID: w.id, url: "https://example.com/hook", description: nil, eventTypes: ["*"],
+                                                      headers: [:], createdBy: accounts[.owner]!.id)
+            world.webhook = hook.id
+            let delivery = try await webhooks.repository.createDelivery(webhookID: hook.id, eventID: UUID.v7(), eventType: "webhook.test", body: "{}")
+            try await webhooks.repository.recordAttempt(deliveryID: delivery.id, webhookID: hook.id, workspaceID: w.id, attempt: 1,
+                                                        statusCode: 410, latencyMs: 3, error: "HTTP 410", outcome: .failed,
+                                                        autoPauseAfterSeconds: 3600)
+            world.delivery = delivery.id
+        }
         for (actor, record) in accounts {
             world.tokens[actor] = try await api.authenticator.startSession(for: record.id, lifetime: .seconds(600)).token
             world.addressedInvite[actor] = try await api.invites.create(

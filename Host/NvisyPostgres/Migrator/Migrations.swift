@@ -7,5 +7,6 @@ public enum Migrations {
         Migration(version: 1, name: "extensions", bytes: PackageResources._001_extensions_sql),
         Migration(version: 2, name: "accounts", bytes: PackageResources._002_accounts_sql),
         Migration(version: 3, name: "workspaces", bytes: PackageResources._003_workspaces_sql),
+        Migration(version: 5, name: "webhooks", bytes: PackageResources._005_webhooks_sql),
     ]
 }

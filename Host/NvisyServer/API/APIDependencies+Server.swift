@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NvisyCore
+import NvisyWebhook
 import PostgresNIO
 
 extension ServerConfiguration {
@@ -20,6 +21,16 @@ extension ServerConfiguration {
     /// Where the session signing key lives.
     public var sessionKeyPath: String {
         (jwtKeyFile ?? dataDirectory.appendingPathComponent("session-ed25519.key")).path
+    }
+}
+
+extension ServerConfiguration {
+    /// The webhook delivery settings of this configuration.
+    public var webhookSettings: WebhookSettings {
+        var settings = WebhookSettings()
+        settings.allowPrivateAddresses = webhookAllowPrivate ?? (databaseURL == nil)
+        settings.autoPauseAfter = .seconds(webhookAutoPauseHours * 3600)
+        return settings
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NvisyCore
 import NvisyPostgres
+import NvisyWebhook
 import PostgresNIO
 
 /// What the REST API needs: its repositories, the session keys, the password hasher and its settings.
@@ -12,6 +13,10 @@ public struct APIDependencies: Sendable {
     public var workspaces: WorkspaceRepository
     public var invites: InviteRepository
     public var activities: ActivityRepository
+    /// Webhook endpoints, secrets, test events and retries (the webhook routes answer 503 without
+    /// it). The default stores secrets unsealed: `nvisy serve` replaces it with one that has the
+    /// master key's `CredentialCipher`.
+    public var webhooks: Webhooks?
     public var keys: SessionKeys
     public var hasher: PasswordHasher
     public var settings: APISettings
@@ -24,6 +29,7 @@ public struct APIDependencies: Sendable {
         workspaces = WorkspaceRepository(client: client, logger: logger)
         invites = InviteRepository(client: client, logger: logger)
         activities = ActivityRepository(client: client, logger: logger)
+        webhooks = Webhooks(client: client, cipher: nil, logger: logger)
         self.keys = keys
         self.hasher = hasher
         self.settings = settings

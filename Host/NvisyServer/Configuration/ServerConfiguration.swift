@@ -36,6 +36,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Login attempts allowed per email per minute.
     public var authAttemptsPerAccount: Int
 
+    /// Whether webhooks may target private, loopback and link-local addresses; nil = only with
+    /// the embedded PostgreSQL (the dev mode).
+    public var webhookAllowPrivate: Bool?
+    /// A webhook failing without a success for this many hours is paused.
+    public var webhookAutoPauseHours: Int
+
     /// Every setting, in the order the README lists them.
     public static let keys: [ConfigurationKey] = [
         ConfigurationKey("host", .string, default: "127.0.0.1", help: "Address the HTTP server listens on"),
@@ -55,6 +61,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("request_timeout_seconds", .integer(1...3600), default: "30", help: "Requests running longer are cancelled and answered 503"),
         ConfigurationKey("auth_attempts_per_ip", .integer(1...100_000), default: "20", help: "Login and signup attempts per client IP per minute (then 429)"),
         ConfigurationKey("auth_attempts_per_account", .integer(1...100_000), default: "5", help: "Login attempts per email per minute (then 429)"),
+        ConfigurationKey("webhook_allow_private", .boolean,
+                         help: "Let webhooks reach private, loopback and link-local addresses (SSRF protection off); unset = only in the embedded dev mode"),
+        ConfigurationKey("webhook_auto_pause_hours", .integer(1...8760), default: "72", help: "Pause a webhook that has failed for this many hours without a success"),
         ConfigurationKey("log_level", .oneOf(Logger.Level.allCases.map(\.rawValue)), default: "info", help: "trace, debug, info, notice, warning, error or critical"),
     ]
 
@@ -86,5 +95,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         requestTimeoutSeconds = Int(values["request_timeout_seconds"]!)!
         authAttemptsPerIP = Int(values["auth_attempts_per_ip"]!)!
         authAttemptsPerAccount = Int(values["auth_attempts_per_account"]!)!
+        webhookAllowPrivate = values["webhook_allow_private"].map { $0 == "true" }
+        webhookAutoPauseHours = Int(values["webhook_auto_pause_hours"] ?? "72") ?? 72
     }
 }
