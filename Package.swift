@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "NvisyFixtureDuplicate", type: .dynamic, targets: ["FixtureDuplicate"]),
         .executable(name: "nvisy-bench-plugins", targets: ["PluginCrossingBench"]),
         .executable(name: "nvisy-bench-python", targets: ["PythonBench"]),
+        .executable(name: "nvisy-bench-pipeline", targets: ["PipelineBench"]),
         // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
     ],
     dependencies: [
@@ -131,6 +132,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Host/NvisyWebhook",
+            exclude: ["README.md"],
+            swiftSettings: swift6
+        ),
+        .target(
+            name: "NvisyRuntime",
+            dependencies: [
+                "NvisyCore",
+                "NvisyPostgres",
+                "NvisyPlugins",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Host/NvisyRuntime",
             exclude: ["README.md"],
             swiftSettings: swift6
         ),
@@ -251,6 +266,32 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swift6
+        ),
+        .testTarget(
+            name: "NvisyRuntimeTests",
+            dependencies: [
+                "NvisyRuntime",
+                "NvisyPlugins",
+                "NvisyPostgres",
+                "NvisyCore",
+                "NvisyTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6
+        ),
+        .executableTarget(
+            name: "PipelineBench",
+            dependencies: [
+                "NvisyRuntime",
+                "NvisyPlugins",
+                "NvisyPostgres",
+                "NvisyCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Benchmarks/PipelineBench",
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

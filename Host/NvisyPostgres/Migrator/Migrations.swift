@@ -8,5 +8,6 @@ public enum Migrations {
         Migration(version: 2, name: "accounts", bytes: PackageResources._002_accounts_sql),
         Migration(version: 3, name: "workspaces", bytes: PackageResources._003_workspaces_sql),
         Migration(version: 5, name: "webhooks", bytes: PackageResources._005_webhooks_sql),
+        Migration(version: 6, name: "runs", bytes: PackageResources._006_runs_sql),
     ]
 }

@@ -1,0 +1,90 @@
+import Foundation
+import NvisyCore
+import NvisyPlugins
+
+/// A transform built into the host (`map`, `filter`, `chunk`, …), run by the executor in-process.
+///
+/// Semantics are item at a time: for a batch of inputs it answers, per input, either the
+/// outputs derived from that input (zero, one or many) or that input's error. The executor
+/// retries an input whose error is transient, and records one whose error is permanent.
+public protocol BuiltinTransform: Sendable {
+    func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>]
+}
+
+/// How a built-in is checked and made: its name, the data types it takes and makes, and a
+/// factory that validates `params` (problems carry pointers under the node's `/params`).
+public struct BuiltinTransformSpec: Sendable {
+    public typealias Factory = @Sendable (_ params: JSONValue, _ context: BuiltinContext) async
+        -> Result<any BuiltinTransform, BuiltinParamErrors>
+
+    public var name: String
+    /// What it accepts; nil: any data type.
+    public var accepts: Set<ProviderDataType>?
+    /// What it produces; nil: the same type as its input.
+    public var produces: ProviderDataType?
+    public var make: Factory
+
+    public init(name: String, accepts: Set<ProviderDataType>?, produces: ProviderDataType?, make: @escaping Factory) {
+        self.name = name
+        self.accepts = accepts
+        self.produces = produces
+        self.make = make
+    }
+}
+
+/// What a built-in's factory may use: the provider registry and the connections (for built-ins
+/// that call a model through a connection, such as a future `embed`).
+public struct BuiltinContext: Sendable {
+    public var host: PluginHost
+    public var connections: any ConnectionResolver
+    /// The node's `/params` pointer, to prefix problems with.
+    public var pointer: String
+}
+
+/// Problems in a built-in's params: (pointer relative to the node, message).
+public struct BuiltinParamErrors: Error, Sendable {
+    public var errors: [(pointer: String, message: String)]
+    public init(_ errors: [(pointer: String, message: String)]) { self.errors = errors }
+    public init(_ pointer: String, _ message: String) { self.errors = [(pointer, message)] }
+}
+
+/// The built-in transforms a compiler knows. ``standard`` has `map`, `filter` and `chunk`;
+/// `embed`, `extract` and `summarize` are reserved: they need model providers through a
+/// connection, and are added by registering a spec (``register(_:)``) — until then the
+/// compiler reports them as unavailable.
+public struct BuiltinTransformCatalog: Sendable {
+    public private(set) var specs: [String: BuiltinTransformSpec] = [:]
+    /// Names reserved for built-ins not available in this host, with why.
+    public var reserved: [String: String] = [
+        "embed": "the built-in \"embed\" needs an embedding provider and is not available in this version",
+        "extract": "the built-in \"extract\" needs a completion provider and is not available in this version",
+        "summarize": "the built-in \"summarize\" needs a completion provider and is not available in this version",
+    ]
+
+    public init(_ specs: [BuiltinTransformSpec] = []) {
+        for s in specs { register(s) }
+    }
+
+    public mutating func register(_ spec: BuiltinTransformSpec) {
+        specs[spec.name] = spec
+        reserved[spec.name] = nil
+    }
+
+    /// `map`, `filter` and `chunk`.
+    public static let standard = BuiltinTransformCatalog([MapTransform.spec, FilterTransform.spec, ChunkTransform.spec])
+}
+
+extension ProviderItem {
+    /// The metadata as JSON; an error that names the item when it is not JSON.
+    func jsonMetadata() throws(NvisyError) -> JSONValue {
+        do { return try metadataValue() } catch {
+            throw NvisyError.invalidInput("item \(resumeTokenString) has metadata that is not JSON")
+        }
+    }
+
+    func with(metadata value: JSONValue) -> ProviderItem {
+        var copy = self
+        copy.metadata = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+        return copy
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import NvisyCore
+import NvisyPlugins
+
+/// `chunk`: documents → chunks of their text.
+///
+/// `params`: `{"size": 1000, "overlap": 100, "by": "characters" | "section" | "page"}`.
+/// The text is the payload (UTF-8), as `documents/partition` makes it. `characters` cuts
+/// windows of `size` characters (Unicode scalars) that overlap by `overlap`; `section` and
+/// `page` cut along the ranges in `metadata.sections` / `metadata.pages` (`start`, `end`),
+/// windowing a range longer than `size` the same way (no ranges: like `characters`).
+/// Each chunk keeps the document's metadata (without `sections`/`pages`) plus
+/// `chunk: {index, start, end}`, and the resume token `<document token>#c<index>`.
+public struct ChunkTransform: BuiltinTransform {
+    public enum Mode: String, Sendable { case characters, section, page }
+    public var size: Int
+    public var overlap: Int
+    public var mode: Mode
+
+    public static let spec = BuiltinTransformSpec(name: "chunk", accepts: [.document], produces: .document) { params, _ in
+        parse(params)
+    }
+
+    static func parse(_ params: JSONValue) -> Result<any BuiltinTransform, BuiltinParamErrors> {
+        let o = params.objectValue ?? [:]
+        if params != .null, params.objectValue == nil { return .failure(BuiltinParamErrors("", "chunk takes {\"size\", \"overlap\", \"by\"}")) }
+        var errors: [(String, String)] = o.keys.filter { !["size", "overlap", "by"].contains($0) }.map { ("/\($0)", "unknown key; chunk takes size, overlap and by") }
+        func int(_ k: String, _ d: Int) -> Int {
+            guard let v = o[k] else { return d }
+            guard let n = v.doubleValue, n == n.rounded(), n >= 0, n < 10_000_000 else {
+                errors.append(("/\(k)", "\(k) is a whole number of characters")); return d
+            }
+            return Int(n)
+        }
+        let size = int("size", 1000), overlap = int("overlap", 0)
+        if size < 1 { errors.append(("/size", "size must be at least 1")) }
+        if overlap >= size, size >= 1 { errors.append(("/overlap", "overlap must be smaller than size (\(size))")) }
+        var mode = Mode.characters
+        if let by = o["by"] {
+            if let m = by.stringValue.flatMap(Mode.init(rawValue:)) { mode = m }
+            else { errors.append(("/by", "by is \"characters\", \"section\" or \"page\"")) }
+        }
+        return errors.isEmpty ? .success(ChunkTransform(size: size, overlap: overlap, mode: mode)) : .failure(BuiltinParamErrors(errors))
+    }
+
+    public func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
+        items.map { item in Result { () throws(NvisyError) -> [ProviderItem] in try chunk(item) } }
+    }
+
+    func chunk(_ item: ProviderItem) throws(NvisyError) -> [ProviderItem] {
+        var meta = try item.jsonMetadata()
+        guard case .object = meta else { throw NvisyError.invalidInput("chunk: item \(item.resumeTokenString) metadata is not an object") }
+        let text = Array(String(decoding: item.payload, as: UTF8.self).unicodeScalars)
+        var ranges: [Range<Int>] = []
+        let key = mode == .section ? "sections" : "pages"
+        if mode != .characters, let list = meta[key]?.arrayValue {
+            for r in list {
+                guard let s = r["start"]?.doubleValue else { continue }
+                let start = max(0, min(text.count, Int(s)))
+                let end = r["end"]?.doubleValue.map { max(start, min(text.count, Int($0))) } ?? text.count
+                if end > start { ranges.append(start..<end) }
+            }
+        }
+        if ranges.isEmpty, !text.isEmpty { ranges = [0..<text.count] }
+        _ = JSONPointer("/sections")!.remove(from: &meta)
+        _ = JSONPointer("/pages")!.remove(from: &meta)
+        var out: [ProviderItem] = []
+        for r in ranges {
+            var start = r.lowerBound
+            while start < r.upperBound {
+                let end = min(start + size, r.upperBound)
+                var m = meta
+                _ = JSONPointer("/chunk")!.set(["index": .number(Double(out.count)), "start": .number(Double(start)),
+                                                "end": .number(Double(end))], in: &m)
+                var scalars = String.UnicodeScalarView()
+                scalars.append(contentsOf: text[start..<end])
+                out.append(ProviderItem(metadata: m, payload: Data(String(scalars).utf8),
+                                        resumeToken: Data("\(item.resumeTokenString)#c\(out.count)".utf8)))
+                if end == r.upperBound { break }
+                start = end - overlap
+            }
+        }
+        return out
+    }
+}
