@@ -39,7 +39,7 @@ final class Receiver: Sendable {
             return Response(status: HTTPResponse.Status(code: code), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok")))
         }
         var logger = Logger(label: "receiver")
-        logger.logLevel = .warning
+        logger.logLevel = .critical   // "Server shutdown error: Already closed" on cancellation is noise
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in portBox.withLock { $0 = channel.localAddress?.port } }, logger: logger)
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }

@@ -91,6 +91,10 @@ public struct InviteRepository: Sendable {
                 for try await row in rows.decode((UUID, String).self) { target = row }
                 guard let (workspaceID, role) = target else { return false }
                 try await workspaces.addMember(accountID, to: workspaceID, role: WorkspaceRole(rawValue: role) ?? .viewer, on: connection)
+                // Webhooks: member.joined, committed with the membership (transactional outbox).
+                let data = #"{"workspaceId":"\#(workspaceID.uuidString.lowercased())","accountId":"\#(accountID.uuidString.lowercased())","#
+                    + #""role":"\#(role)","inviteId":"\#(id.uuidString.lowercased())"}"#
+                try await Outbox.record(OutboxEvent(workspaceID: workspaceID, type: "member.joined", dataJSON: data), on: connection, logger: logger)
                 return true
             }
         } catch { throw PostgresErrors.wrap(error, "accept invite") }
