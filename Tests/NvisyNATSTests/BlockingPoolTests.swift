@@ -11,3 +11,34 @@ import Testing
     }
     #expect(ContinuousClock.now - start < .milliseconds(1500))
 }
+
+/// Submits a job from its deinit, as `ObjectReadSession` does.
+private final class SubmitsOnDeinit: @unchecked Sendable {
+    let done: @Sendable () -> Void
+    init(done: @escaping @Sendable () -> Void) { self.done = done }
+    deinit { let done = self.done; Blocking.detach { done() } }
+}
+
+@Suite("Blocking pool: deinit inside a job")
+struct BlockingPoolDeinitTests {
+    @Test("a job holding the last reference to an object whose deinit submits a job does not deadlock the pool",
+          .timeLimit(.minutes(1)))
+    func deinitSubmitsJob() async throws {
+        let finished = AsyncStream<Void>.makeStream()
+        for _ in 0..<200 {
+            var object: SubmitsOnDeinit? = SubmitsOnDeinit { finished.continuation.yield() }
+            let captured = object!
+            object = nil
+            Blocking.detach { _ = captured }  // the pool drops `captured` after the job: deinit runs there
+        }
+        var count = 0
+        let deadline = ContinuousClock.now + .seconds(20)
+        for await _ in finished.stream {
+            count += 1
+            if count == 200 || ContinuousClock.now > deadline { break }
+        }
+        #expect(count == 200)
+        // The pool still takes work.
+        #expect(await Blocking.run { 42 } == 42)
+    }
+}

@@ -42,7 +42,8 @@ enum Blocking {
 final class BlockingPool: @unchecked Sendable {
     static let maxThreads = 512
     private let condition = NSCondition()
-    private var jobs: [@Sendable () -> Void] = []
+    /// Taken slots are set to nil, so trimming the array never releases a closure under the lock.
+    private var jobs: [(@Sendable () -> Void)?] = []
     private var head = 0
     private var idle = 0
     private var threads = 0
@@ -79,14 +80,19 @@ final class BlockingPool: @unchecked Sendable {
                     return
                 }
             }
-            let job = jobs[head]
+            var job = jobs[head]
+            jobs[head] = nil
             head += 1
             if head > 64 && head * 2 > jobs.count {
                 jobs.removeFirst(head)
                 head = 0
             }
             condition.unlock()
-            job()
+            job?()
+            // Release the closure before taking the lock again: it may hold the last reference
+            // to an object whose deinit submits a job (ObjectReadSession does), which would
+            // deadlock on this non-recursive lock.
+            job = nil
             condition.lock()
         }
     }
