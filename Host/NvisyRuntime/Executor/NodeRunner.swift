@@ -22,7 +22,13 @@ struct NodeRunner: Sendable {
         switch step.operation {
         case .source: try await runSource()
         case .sink: try await each { try await write($0[...]) }
-        case .providerTransform: try await each { try await transform($0[...]) }
+        case .providerTransform:
+            // Objects and documents are big and expand into many items: one per call, so each
+            // output holds only its own source item back from the checkpoint.
+            let single = step.inputType == .object || step.inputType == .document
+            try await each { flows in
+                if single { for f in flows { try await transform([f][...]) } } else { try await transform(flows[...]) }
+            }
         case .builtin(_, let t): try await each { try await builtin(t, $0) }
         case .switch(let cases): try await each { try await route(cases, $0) }
         }
@@ -73,7 +79,8 @@ struct NodeRunner: Sendable {
         var attempt = 1
         while true {
             do {
-                for try await batch in source.read(after: token, batchSize: options.batchSize) {
+                let size = step.outputType == .object || step.outputType == .document ? options.objectBatchSize : options.batchSize
+                for try await batch in source.read(after: token, batchSize: size) {
                     try Task.checkCancellation()
                     attempt = 1
                     let flows = batch.map { Flow(item: $0, lineage: .one(tracker.ticket(token: Data($0.resumeToken)))) }

@@ -132,7 +132,13 @@ public final class PipelineRun: Sendable {
         let nodes = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for r in runners { group.addTask { try await r.run() } }
-                try await group.waitForAll()
+                // The first node that fails stops the others (waitForAll would wait for them).
+                do {
+                    while try await group.next() != nil {}
+                } catch {
+                    group.cancelAll()
+                    throw error
+                }
             }
         }
         let cancelledEarly = inner.withLock { i -> Bool in

@@ -4,6 +4,8 @@ import NvisyPlugins
 public struct RunOptions: Sendable, Hashable {
     /// Items per batch read from a source and per call to a provider transform or sink.
     public var batchSize: Int = 500
+    /// Items per batch read from a source of objects or documents (files: big, few).
+    public var objectBatchSize: Int = 4
     /// Save the checkpoint after this many source items completed …
     public var checkpointEveryItems: Int = 1000
     /// … or after this long, whichever comes first (only when it changed).
@@ -19,8 +21,9 @@ public struct RunOptions: Sendable, Hashable {
 
     public init(batchSize: Int = 500, checkpointEveryItems: Int = 1000, checkpointInterval: Duration = .seconds(1),
                 progressInterval: Duration = .seconds(1), retry: RetryPolicy = RetryPolicy(), errorBudget: Int = 100,
-                callOptions: ProviderCallOptions? = nil) {
+                callOptions: ProviderCallOptions? = nil, objectBatchSize: Int = 4) {
         self.batchSize = max(1, batchSize)
+        self.objectBatchSize = max(1, objectBatchSize)
         self.checkpointEveryItems = max(1, checkpointEveryItems)
         self.checkpointInterval = checkpointInterval
         self.progressInterval = progressInterval
