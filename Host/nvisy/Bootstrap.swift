@@ -35,6 +35,14 @@ enum Bootstrap {
         return key
     }
 
+    /// The keyring that seals connection credentials: the master key, re-read from its file when
+    /// `nvisy keys rotate` replaces it, plus the rotation's pending key `<data dir>/master.key.next`.
+    static func keyring(_ key: MasterKey, _ config: ServerConfiguration) -> CredentialKeyring {
+        let fromEnvironment = config.masterKeyFile == nil && ProcessInfo.processInfo.environment["NVISY_MASTER_KEY"] != nil
+        let path = config.masterKeyFile?.path ?? (fromEnvironment ? nil : config.dataDirectory.appendingPathComponent("master.key").path)
+        return CredentialKeyring(primary: key, primaryPath: path, pendingPath: config.dataDirectory.appendingPathComponent("master.key.next").path)
+    }
+
     /// The database to use: `database_url`, else a started embedded PostgreSQL.
     static func database(_ config: ServerConfiguration, logger: Logger) async throws(NvisyError) -> (DatabaseURL, EmbeddedPostgres?) {
         if let url = config.databaseURL { return (try DatabaseURL(url), nil) }

@@ -40,6 +40,18 @@ struct ServeCommand: AsyncParsableCommand {
         let webhooks = Webhooks(client: database.client, cipher: CredentialCipher(masterKey: masterKey),
                                 settings: config.webhookSettings, logger: logger)
         api.webhooks = webhooks
+        // Connections: credentials sealed with the master key (rotation-aware); files in the object store.
+        api.keyring = Bootstrap.keyring(masterKey, config)
+        api.plugins = plugins
+        let fileStore: FileStore
+        do {
+            fileStore = try await FileStore.open(nats: nats.connection, files: api.files, logger: logger)
+        } catch {
+            await nats.shutdown()
+            await embedded?.stop()
+            throw error
+        }
+        api.fileStore = fileStore
         var dependencies = ApplicationDependencies(
             healthChecks: [.postgres(database), .nats(nats)],
             services: [database.client, PluginReloadService(host: plugins, logger: logger),
@@ -48,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
                 try await Bootstrap.waitForDatabase(database, url: databaseURL)
                 let applied = try await database.migrate()
                 logger.info("database ready", metadata: ["migrations_applied": "\(applied.count)"])
+                await fileStore.sweep()
             }],
             plugins: plugins
         )

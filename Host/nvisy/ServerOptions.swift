@@ -26,6 +26,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("auth-attempts-per-account"), help: "Login attempts per email per minute (default 5)") var authAttemptsPerAccount: String?
     @Option(name: .customLong("webhook-allow-private"), help: "true: webhooks may reach private/loopback addresses; unset = only in embedded dev mode") var webhookAllowPrivate: String?
     @Option(name: .customLong("webhook-auto-pause-hours"), help: "Pause a webhook failing this many hours (default 72)") var webhookAutoPauseHours: String?
+    @Option(name: .customLong("max-file-bytes"), help: "Largest uploaded file in bytes (default 1073741824)") var maxFileBytes: String?
+    @Option(name: .customLong("workspace-quota-bytes"), help: "Most bytes of files per workspace; 0 = no limit (default 0)") var workspaceQuotaBytes: String?
+    @Option(name: .customLong("connection-check-timeout-seconds"), help: "Connection check timeout (default 15)") var connectionCheckTimeoutSeconds: String?
 
     /// The flags that were given, keyed by configuration key name.
     var flagValues: [String: String] {
@@ -37,6 +40,8 @@ struct ServerOptions: ParsableArguments {
             ("max_body_bytes", maxBodyBytes), ("request_timeout_seconds", requestTimeoutSeconds),
             ("auth_attempts_per_ip", authAttemptsPerIP), ("auth_attempts_per_account", authAttemptsPerAccount),
             ("webhook_allow_private", webhookAllowPrivate), ("webhook_auto_pause_hours", webhookAutoPauseHours),
+            ("max_file_bytes", maxFileBytes), ("workspace_quota_bytes", workspaceQuotaBytes),
+            ("connection_check_timeout_seconds", connectionCheckTimeoutSeconds),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

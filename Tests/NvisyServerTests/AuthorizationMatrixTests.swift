@@ -33,6 +33,8 @@ struct AuthorizationMatrixTests {
         var body: (World, Actor) -> Any? = { _, _ in nil }
         /// Which invite `{inviteId}` names.
         var invite: (World, Actor) -> UUID? = { world, _ in world.workspaceInvite }
+        /// A query string appended to the path (with its `?`).
+        var query: String = ""
     }
 
     /// One fresh set of accounts, workspaces and resources per case.
@@ -46,6 +48,9 @@ struct AuthorizationMatrixTests {
         var apiToken: [Actor: UUID] = [:]
         var code: String
         var suffix: String
+        /// A connection (filesystem/files) and an uploaded file in W.
+        var connection = UUID()
+        var file = UUID()
         /// A webhook in W and one failed delivery of it.
         var webhook = UUID()
         var delivery = UUID()
@@ -80,6 +85,21 @@ struct AuthorizationMatrixTests {
         "DELETE /api/v1/invites/{inviteId}": Entry(rule: .workspace(.manageMembers)),
         "POST /api/v1/invites/{inviteId}/accept": Entry(rule: .signedIn, invite: { w, a in w.addressedInvite[a] ?? w.workspaceInvite }),
         "POST /api/v1/invites/{inviteId}/decline": Entry(rule: .signedIn, invite: { w, a in w.addressedInvite[a] ?? w.workspaceInvite }),
+        "POST /api/v1/workspaces/{workspaceId}/connections": Entry(rule: .workspace(.manageConnections), body: { _, a in
+            ["name": "c-\(a.rawValue)", "provider": "filesystem/files", "config": ["root": "/tmp"]] }),
+        "GET /api/v1/workspaces/{workspaceId}/connections": Entry(rule: .workspace(.view)),
+        "GET /api/v1/connections/{connectionId}": Entry(rule: .workspace(.view)),
+        "PATCH /api/v1/connections/{connectionId}": Entry(rule: .workspace(.manageConnections), body: { _, _ in ["name": "renamed"] }),
+        "DELETE /api/v1/connections/{connectionId}": Entry(rule: .workspace(.manageConnections)),
+        "PUT /api/v1/connections/{connectionId}/credentials": Entry(rule: .workspace(.manageConnections), body: { _, _ in [String: Any]() }),
+        "POST /api/v1/connections/{connectionId}/check": Entry(rule: .workspace(.runPipelines)),
+        "POST /api/v1/workspaces/{workspaceId}/files": Entry(rule: .workspace(.editContent), body: { _, _ in ["hello": "world"] },
+                                                             query: "?name=upload.json"),
+        "GET /api/v1/workspaces/{workspaceId}/files": Entry(rule: .workspace(.view)),
+        "GET /api/v1/files/{fileId}": Entry(rule: .workspace(.view)),
+        "PATCH /api/v1/files/{fileId}": Entry(rule: .workspace(.editContent), body: { _, _ in ["name": "renamed.txt"] }),
+        "DELETE /api/v1/files/{fileId}": Entry(rule: .workspace(.editContent)),
+        "GET /api/v1/files/{fileId}/content": Entry(rule: .workspace(.view)),
         "POST /api/v1/workspaces/{workspaceId}/webhooks": Entry(rule: .workspace(.manageWebhooks), body: { _, _ in
             ["url": "https://example.com/hook", "eventTypes": ["*"]] }),
         "GET /api/v1/workspaces/{workspaceId}/webhooks": Entry(rule: .workspace(.view)),
@@ -129,7 +149,7 @@ struct AuthorizationMatrixTests {
         for key in Self.matrix.keys {
             #expect(operations.contains(key), "\(key) is in the matrix but not in openapi.yaml")
         }
-        let fixture = try await APIFixture.make("api_matrix")
+        let fixture = try await ContentFixture.make("api_matrix", nats: true)
         let hash = try await fixture.api.hasher.hash("correct horse battery")
         try await fixture.app().test(.router) { client in
             for operation in operations {
@@ -137,14 +157,16 @@ struct AuthorizationMatrixTests {
                 let parts = operation.split(separator: " ", maxSplits: 1)
                 let method = HTTPRequest.Method(rawValue: String(parts[0]))!
                 for actor in Actor.allCases {
-                    let world = try await Self.makeWorld(fixture.api, client: fixture.database.client, hash: hash)
+                    let world = try await Self.makeWorld(fixture.api, client: fixture.base.database.client, hash: hash)
                     var path = String(parts[1])
                     path = path.replacingOccurrences(of: "{workspaceId}", with: world.workspace.text)
                     path = path.replacingOccurrences(of: "{accountId}", with: world.target.text)
                     path = path.replacingOccurrences(of: "{tokenId}", with: (world.apiToken[actor] ?? UUID()).text)
                     path = path.replacingOccurrences(of: "{inviteId}", with: (entry.invite(world, actor) ?? UUID()).text)
+                    path = path.replacingOccurrences(of: "{connectionId}", with: world.connection.text)
                     path = path.replacingOccurrences(of: "{webhookId}", with: world.webhook.text)
                     path = path.replacingOccurrences(of: "{deliveryId}", with: world.delivery.text)
+                    path = path.replacingOccurrences(of: "{fileId}", with: world.file.text) + entry.query
                     let answer = try await client.call(method, path, token: world.tokens[actor], json: entry.body(world, actor))
                     let want = Self.expected(entry.rule, actor)
                     #expect(want.contains(Int(answer.status.code)),
@@ -189,6 +211,15 @@ struct AuthorizationMatrixTests {
                                                            expiresAt: Date().addingTimeInterval(3600))
         var world = World(workspace: w.id, target: target.id, workspaceInvite: workspaceInvite.id, code: code, suffix: suffix)
         world.accounts = accounts
+        world.connection = UUID.v7()
+        _ = try await api.connections.create(id: world.connection, workspaceID: w.id, name: "conn", provider: "filesystem/files",
+                                             configJSON: "{\"root\":\"/tmp\"}", sealedCredentials: nil, credentialFields: [], keyID: nil,
+                                             createdBy: accounts[.owner]!.id)
+        if let store = api.fileStore {
+            let upload = FileStore.Upload(workspaceID: w.id, name: "data.txt", declaredType: "text/plain", tags: ["t"],
+                                          createdBy: accounts[.owner]!.id, declaredSize: 5)
+            world.file = try await store.upload(upload, body: byteStream([ByteBuffer(string: "hello")]), maxBytes: 1 << 20, quota: 0).id
+        }
         if let webhooks = api.webhooks {
             let (hook, _) = try await webhooks.create(workspaceID: w.id, url: "https://example.com/hook", description: nil, eventTypes: ["*"],
                                                       headers: [:], createdBy: accounts[.owner]!.id)

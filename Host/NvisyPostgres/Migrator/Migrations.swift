@@ -7,6 +7,7 @@ public enum Migrations {
         Migration(version: 1, name: "extensions", bytes: PackageResources._001_extensions_sql),
         Migration(version: 2, name: "accounts", bytes: PackageResources._002_accounts_sql),
         Migration(version: 3, name: "workspaces", bytes: PackageResources._003_workspaces_sql),
+        Migration(version: 4, name: "connections_files", bytes: PackageResources._004_connections_files_sql),
         Migration(version: 5, name: "webhooks", bytes: PackageResources._005_webhooks_sql),
         Migration(version: 6, name: "runs", bytes: PackageResources._006_runs_sql),
     ]

@@ -15,6 +15,9 @@ extension ServerConfiguration {
         settings.authAttemptsPerIP = authAttemptsPerIP
         settings.authAttemptsPerAccount = authAttemptsPerAccount
         settings.venvDirectory = venvDirectory
+        settings.maxFileBytes = maxFileBytes
+        settings.workspaceQuotaBytes = workspaceQuotaBytes
+        settings.connectionCheckTimeout = .seconds(connectionCheckTimeoutSeconds)
         return settings
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NvisyCore
+import NvisyPlugins
 import NvisyPostgres
 import NvisyWebhook
 import PostgresNIO
@@ -13,6 +14,14 @@ public struct APIDependencies: Sendable {
     public var workspaces: WorkspaceRepository
     public var invites: InviteRepository
     public var activities: ActivityRepository
+    public var connections: ConnectionRepository
+    public var files: FileRepository
+    /// Seals and opens connection credentials; connections with credentials need it.
+    public var keyring: CredentialKeyring?
+    /// Validates connection configs and makes provider instances for `check`.
+    public var plugins: PluginHost?
+    /// The object store behind files; the file routes answer 503 without it.
+    public var fileStore: FileStore?
     /// Webhook endpoints, secrets, test events and retries (the webhook routes answer 503 without
     /// it). The default stores secrets unsealed: `nvisy serve` replaces it with one that has the
     /// master key's `CredentialCipher`.
@@ -29,6 +38,8 @@ public struct APIDependencies: Sendable {
         workspaces = WorkspaceRepository(client: client, logger: logger)
         invites = InviteRepository(client: client, logger: logger)
         activities = ActivityRepository(client: client, logger: logger)
+        connections = ConnectionRepository(client: client, logger: logger)
+        files = FileRepository(client: client, logger: logger)
         webhooks = Webhooks(client: client, cipher: nil, logger: logger)
         self.keys = keys
         self.hasher = hasher

@@ -15,14 +15,16 @@ public enum APIRoutes {
     /// Body and time limits, authentication (for every route, so hand-written controllers can
     /// call `context.requireSignedIn()` too), the spec's operations, and the spec and docs.
     public static func add(to router: Router<NvisyRequestContext>, dependencies api: APIDependencies) {
-        router.middlewares.add(RequestLimitsMiddleware(maxBodyBytes: api.settings.maxBodyBytes, timeout: api.settings.requestTimeout))
+        router.middlewares.add(RequestLimitsMiddleware(maxBodyBytes: api.settings.maxBodyBytes, timeout: api.settings.requestTimeout,
+                                                       isStreaming: FilesController.isStreaming))
         router.middlewares.add(AuthenticationMiddleware(authenticator: api.authenticator, roles: api.workspaces))
         let operations = router.group().add(middleware: OpenAPIErrorMiddleware())
         do {
-            try APIHandler(deps: api).registerHandlers(on: operations)
+            try APIHandler(deps: api).registerHandlers(on: SkippingTransport(base: operations, skip: FilesController.operations))
         } catch {
             preconditionFailure("the generated OpenAPI routes cannot be registered: \(error)")
         }
+        FilesController(api: api).addRoutes(to: router)
         OpenAPIDocsController(venv: api.settings.venvDirectory).addRoutes(to: router)
     }
 }

@@ -16,6 +16,12 @@ public struct APISettings: Sendable {
     public var authAttemptsPerAccount: Int = 5
     /// The Python venv whose `swagger_ui_bundle` package serves `/api/docs`.
     public var venvDirectory: URL? = nil
+    /// The largest uploaded file, in bytes (uploads stream; `maxBodyBytes` does not apply to them).
+    public var maxFileBytes: Int64 = 1 << 30
+    /// The most bytes of files one workspace may keep; 0 for no limit.
+    public var workspaceQuotaBytes: Int64 = 0
+    /// How long `POST /connections/{id}/check` waits for the provider.
+    public var connectionCheckTimeout: Duration = .seconds(15)
     /// Send `Strict-Transport-Security` (on unless the server is plain-HTTP-only on purpose).
     public var hsts: Bool = true
 

@@ -8,13 +8,18 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
     public typealias Context = NvisyRequestContext
     let maxBodyBytes: Int
     let timeout: Duration
+    /// Routes that stream their body and bound it themselves (file upload/download): neither
+    /// limit applies to them.
+    let isStreaming: @Sendable (Request) -> Bool
 
-    public init(maxBodyBytes: Int, timeout: Duration) {
+    public init(maxBodyBytes: Int, timeout: Duration, isStreaming: @escaping @Sendable (Request) -> Bool = { _ in false }) {
         self.maxBodyBytes = maxBodyBytes
         self.timeout = timeout
+        self.isStreaming = isStreaming
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if isStreaming(request) { return try await next(request, context) }
         var request = request
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             throw tooLarge()

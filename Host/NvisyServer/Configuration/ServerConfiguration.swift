@@ -41,6 +41,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var webhookAllowPrivate: Bool?
     /// A webhook failing without a success for this many hours is paused.
     public var webhookAutoPauseHours: Int
+    /// The largest uploaded file, in bytes.
+    public var maxFileBytes: Int64
+    /// The most bytes of files a workspace may keep; 0 = no limit.
+    public var workspaceQuotaBytes: Int64
+    /// How long a connection check may take, in seconds.
+    public var connectionCheckTimeoutSeconds: Int
 
     /// Every setting, in the order the README lists them.
     public static let keys: [ConfigurationKey] = [
@@ -64,6 +70,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("webhook_allow_private", .boolean,
                          help: "Let webhooks reach private, loopback and link-local addresses (SSRF protection off); unset = only in the embedded dev mode"),
         ConfigurationKey("webhook_auto_pause_hours", .integer(1...8760), default: "72", help: "Pause a webhook that has failed for this many hours without a success"),
+        ConfigurationKey("max_file_bytes", .integer(1...1_099_511_627_776), default: "1073741824", help: "Largest uploaded file, in bytes (uploads stream; max_body_bytes does not apply)"),
+        ConfigurationKey("workspace_quota_bytes", .integer(0...Int.max), default: "0", help: "Most bytes of files one workspace may keep; 0 = no limit"),
+        ConfigurationKey("connection_check_timeout_seconds", .integer(1...600), default: "15", help: "How long POST /connections/{id}/check waits for the provider"),
         ConfigurationKey("log_level", .oneOf(Logger.Level.allCases.map(\.rawValue)), default: "info", help: "trace, debug, info, notice, warning, error or critical"),
     ]
 
@@ -97,5 +106,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         authAttemptsPerAccount = Int(values["auth_attempts_per_account"]!)!
         webhookAllowPrivate = values["webhook_allow_private"].map { $0 == "true" }
         webhookAutoPauseHours = Int(values["webhook_auto_pause_hours"] ?? "72") ?? 72
+        maxFileBytes = Int64(values["max_file_bytes"] ?? "") ?? 1 << 30
+        workspaceQuotaBytes = Int64(values["workspace_quota_bytes"] ?? "") ?? 0
+        connectionCheckTimeoutSeconds = Int(values["connection_check_timeout_seconds"] ?? "") ?? 15
     }
 }

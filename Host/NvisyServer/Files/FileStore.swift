@@ -1,0 +1,180 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NvisyCore
+import NvisyNATS
+import NvisyPostgres
+
+/// Files: bytes in the NATS object store bucket ``bucket``, metadata rows in Postgres.
+///
+/// An upload first records a row in state `uploading`, then streams the body into the object
+/// `f/<random uuid>` (the key names no workspace) while measuring its size and SHA-256, and
+/// finally marks the row `ready` together with its `file.uploaded` event. Any failure — too
+/// large, over quota, the client gone — purges the object's chunks and removes the row, so
+/// object and row exist both or neither; ``sweep(olderThan:)`` (run at start) removes what a
+/// crashed host left behind.
+public final class FileStore: Sendable {
+    public static let bucket = "nvisy-files"
+    public let objects: ObjectStore
+    let files: FileRepository
+    let logger: Logger
+
+    public init(objects: ObjectStore, files: FileRepository, logger: Logger) {
+        self.objects = objects
+        self.files = files
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) the files bucket.
+    public static func open(nats: NATSConnection, files: FileRepository, logger: Logger) async throws -> FileStore {
+        let objects = try await nats.jetStream.ensureObjectStore(ObjectStoreConfig(bucket: bucket, description: "nvisy uploaded files"))
+        return FileStore(objects: objects, files: files, logger: logger)
+    }
+
+    /// What an upload is.
+    public struct Upload: Sendable {
+        public var workspaceID: UUID
+        public var name: String
+        public var declaredType: String?
+        public var tags: [String]
+        public var createdBy: UUID
+        /// The Content-Length, when the client sent one.
+        public var declaredSize: Int64?
+    }
+
+    /// Streams `body` into a new file (a new version when the name exists). Throws 413 when it is
+    /// larger than `maxBytes` or would take the workspace over `quota` (0 = none); nothing is kept then.
+    public func upload<Body: AsyncSequence & Sendable>(_ upload: Upload, body: Body, maxBytes: Int64, quota: Int64) async throws -> FileRecord
+    where Body.Element == ByteBuffer {
+        var limit = maxBytes
+        if let size = upload.declaredSize, size > maxBytes { throw Self.tooLarge("the file is \(size) bytes; the limit is \(maxBytes) bytes") }
+        if quota > 0 {
+            let used = try await files.usage(workspaceID: upload.workspaceID)
+            let room = max(0, quota - used)
+            if let size = upload.declaredSize, size > room {
+                throw Self.tooLarge("the workspace quota is \(quota) bytes and \(used) are used; this file (\(size) bytes) does not fit")
+            }
+            limit = min(limit, room)
+        }
+        let id = UUID.v7()
+        let key = "f/" + UUID().uuidString.lowercased()
+        try await files.begin(id: id, workspaceID: upload.workspaceID, name: upload.name, objectKey: key,
+                              declaredType: upload.declaredType, tags: upload.tags, createdBy: upload.createdBy)
+        let meter = Meter(limit: limit, maxBytes: maxBytes, quota: quota)
+        do {
+            _ = try await objects.put(key, chunks: MeteredBody(base: body, meter: meter))
+            let (size, digest, head) = meter.result()
+            let sniffed = ContentSniffer.sniff(head, name: upload.name)
+            let contentType = ContentSniffer.choose(sniffed: sniffed, declared: upload.declaredType, name: upload.name)
+            return try await files.complete(id: id, size: size, sha256: digest, sniffedType: sniffed, contentType: contentType) { file in
+                let payload: [String: Any] = ["fileId": file.id.uuidString.lowercased(), "name": file.name, "size": file.size,
+                                              "sha256": digest, "contentType": file.contentType, "version": file.version]
+                return (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            }
+        } catch {
+            // Not cancellable: the client may be gone, the cleanup must still happen.
+            await Task { [self] in await discard(id: id, key: key) }.value
+            if let over = meter.overLimit { throw over }
+            throw error
+        }
+    }
+
+    /// Removes an object (if any) and then its row.
+    func discard(id: UUID, key: String) async {
+        do {
+            try await objects.delete(key)
+        } catch let error as NvisyError where error.kind == .notFound {
+        } catch {
+            logger.warning("cannot delete the object of a failed upload; the start-up sweep retries", metadata: ["file_id": "\(id)", "error": "\(error)"])
+            return
+        }
+        do { try await files.remove(id: id) } catch {
+            logger.warning("cannot remove the row of a failed upload; the start-up sweep retries", metadata: ["file_id": "\(id)", "error": "\(error.message)"])
+        }
+    }
+
+    /// Deletes a file: hidden at once (`deleting`), then its object, then its row.
+    public func delete(_ file: FileRecord) async throws {
+        guard try await files.markDeleting(id: file.id) != nil else { throw NvisyError.notFound("no file \(file.id.uuidString.lowercased())") }
+        await Task { [self] in await discard(id: file.id, key: file.objectKey) }.value
+    }
+
+    /// Removes uploads that never finished and deletes that never completed, last touched before
+    /// `olderThan` ago. Returns how many were removed. Safe with several hosts: a live upload
+    /// touches nothing older than the grace period only if it runs longer than it.
+    @discardableResult
+    public func sweep(olderThan grace: Duration = .seconds(3600)) async -> Int {
+        let before = Date().addingTimeInterval(-Double(grace.components.seconds))
+        do {
+            let rows = try await files.leftovers(before: before)
+            for row in rows { await discard(id: row.id, key: row.objectKey) }
+            if !rows.isEmpty { logger.notice("swept unfinished uploads and deletes", metadata: ["count": "\(rows.count)"]) }
+            return rows.count
+        } catch {
+            logger.warning("cannot sweep unfinished uploads", metadata: ["error": "\(error)"])
+            return 0
+        }
+    }
+
+    static func tooLarge(_ message: String) -> HTTPError {
+        HTTPError(.contentTooLarge, message: message)
+    }
+}
+
+/// Counts, hashes and bounds the bytes of an upload as they pass.
+final class Meter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var hasher = SHA256()
+    private var size: Int64 = 0
+    private var head: [UInt8] = []
+    let limit: Int64
+    let maxBytes: Int64
+    let quota: Int64
+    private(set) var overLimit: HTTPError?
+
+    init(limit: Int64, maxBytes: Int64, quota: Int64) {
+        self.limit = limit
+        self.maxBytes = maxBytes
+        self.quota = quota
+    }
+
+    func add(_ bytes: [UInt8]) throws {
+        try lock.withLock {
+            size += Int64(bytes.count)
+            if size > limit {
+                overLimit = size > maxBytes
+                    ? FileStore.tooLarge("the file is larger than the limit of \(maxBytes) bytes")
+                    : FileStore.tooLarge("the file does not fit in the workspace quota of \(quota) bytes")
+                throw overLimit!
+            }
+            hasher.update(data: bytes)
+            if head.count < 512 { head += bytes.prefix(512 - head.count) }
+        }
+    }
+
+    func result() -> (Int64, String, [UInt8]) {
+        lock.withLock { (size, hasher.finalize().map { String(format: "%02x", $0) }.joined(), head) }
+    }
+}
+
+/// The request body as byte arrays, through a ``Meter``.
+struct MeteredBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    typealias Element = [UInt8]
+    let base: Base
+    let meter: Meter
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let meter: Meter
+        mutating func next() async throws -> [UInt8]? {
+            guard let buffer = try await base.next() else { return nil }
+            let bytes = Array(buffer: buffer)
+            try meter.add(bytes)
+            return bytes
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), meter: meter) }
+}
