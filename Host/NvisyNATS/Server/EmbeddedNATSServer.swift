@@ -33,6 +33,8 @@ public actor EmbeddedNATSServer {
     private var pid: pid_t?
     /// Set by the task that reaps the child, once it has exited.
     private var exitStatus: Int32?
+    /// The last child started: only its exit counts (an earlier attempt's may be reaped late).
+    private var lastSpawned: pid_t?
     private var lock: DirectoryLock?
 
     /// - Parameters:
@@ -76,27 +78,51 @@ public actor EmbeddedNATSServer {
             "the NATS store \(store) is already in use by another nats-server\(holder); stop it, or give this server another store directory"
         }
         await stopLeftover(lock.previousOwner)
-        let port = try self.port ?? FreePort.loopback()
-        self.port = port
-
-        let child = try ChildProcess.spawn(binary, arguments: [
-            "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", storeDirectory.path,
-            "-l", logFile.path, "--server_name", "nvisy-embedded",
-        ], purpose: "the embedded nats-server")
-        lock.recordOwner(pid: child)
-        pid = child
-        exitStatus = nil
-        Task { [weak self] in
-            let status = await ChildProcess.wait(child, timeout: nil)
-            await self?.childExited(child, status: status ?? -1)
+        // A port we picked can be taken by someone else before nats-server binds it: pick again.
+        let portChosenHere = self.port == nil
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = try self.port ?? FreePort.loopback()
+            self.port = port
+            let child = try ChildProcess.spawn(binary, arguments: [
+                "-js", "-a", "127.0.0.1", "-p", "\(port)", "-sd", storeDirectory.path,
+                "-l", logFile.path, "--server_name", "nvisy-embedded",
+            ], purpose: "the embedded nats-server")
+            lock.recordOwner(pid: child)
+            pid = child
+            lastSpawned = child
+            exitStatus = nil
+            Task { [weak self] in
+                let status = await ChildProcess.wait(child, timeout: nil)
+                await self?.childExited(child, status: status ?? -1)
+            }
+            do {
+                try await waitUntilListening(child, port: port)
+                logger.info("nats-server started", metadata: ["url": "\(url)", "store": "\(storeDirectory.path)", "pid": "\(child)"])
+                break
+            } catch where portChosenHere && attempt < 3 && (lastLogLine()?.contains("address already in use") ?? false) {
+                self.port = nil
+            }
         }
+        self.lock = lock
+    }
+
+    /// Waits until `port` accepts connections while our child is alive, or throws why not.
+    private func waitUntilListening(_ child: pid_t, port: Int) async throws {
         let deadline = ContinuousClock.now.advanced(by: readyTimeout)
-        while !FreePort.isListening(port) {
+        while true {
             if let status = exitStatus {
                 pid = nil
                 throw NvisyError.unavailable(
                     "nats-server exited with status \(status) before accepting connections on 127.0.0.1:\(port): "
                     + "\(lastLogLine() ?? "no log") (log: \(logFile.path))")
+            }
+            if FreePort.isListening(port) {
+                // Someone else may hold the port: only our child staying up says the listener is ours.
+                try? await Task.sleep(for: .milliseconds(50))
+                if exitStatus == nil { return }
+                continue
             }
             if ContinuousClock.now >= deadline {
                 await signalAndWait(child, SIGKILL, for: .seconds(5))
@@ -107,8 +133,6 @@ public actor EmbeddedNATSServer {
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        self.lock = lock
-        logger.info("nats-server started", metadata: ["url": "\(url)", "store": "\(storeDirectory.path)", "pid": "\(child)"])
     }
 
     /// Stops the server: SIGTERM (JetStream flushes and exits), SIGKILL if it is
@@ -136,7 +160,7 @@ public actor EmbeddedNATSServer {
     }
 
     private func childExited(_ child: pid_t, status: Int32) {
-        exitStatus = status
+        if child == lastSpawned { exitStatus = status }
     }
 
     /// Sends `signal` and waits up to `limit` for the reaping task to see the exit.
