@@ -11,7 +11,7 @@ struct Nvisy: AsyncParsableCommand {
         commandName: "nvisy",
         abstract: "A plugin-host server for data and AI pipelines.",
         version: version,
-        subcommands: [ServeCommand.self, MigrateCommand.self, KeysCommand.self, PluginsCommand.self],
+        subcommands: [ServeCommand.self, WorkerCommand.self, MigrateCommand.self, KeysCommand.self, PluginsCommand.self],
         defaultSubcommand: nil
     )
 

@@ -6,6 +6,7 @@ import NvisyCore
 import NvisyNATS
 import NvisyPlugins
 import NvisyPostgres
+import NvisyRuntime
 import NvisyServer
 import NvisyWebhook
 import ServiceLifecycle
@@ -41,7 +42,8 @@ struct ServeCommand: AsyncParsableCommand {
                                 settings: config.webhookSettings, logger: logger)
         api.webhooks = webhooks
         // Connections: credentials sealed with the master key (rotation-aware); files in the object store.
-        api.keyring = Bootstrap.keyring(masterKey, config)
+        let keyring = Bootstrap.keyring(masterKey, config)
+        api.keyring = keyring
         api.plugins = plugins
         let fileStore: FileStore
         do {
@@ -52,10 +54,19 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         api.fileStore = fileStore
+        // Pipelines: compiled against the workspace's connections, queued on JetStream, executed
+        // by this host's worker unless worker_concurrency = 0.
+        let runService = Bootstrap.runService(client: database.client, jetStream: nats.connection.jetStream, plugins: plugins,
+                                              keyring: keyring, logger: logger)
+        api.runService = runService
+        var services: [any Service] = [database.client, PluginReloadService(host: plugins, logger: logger),
+                                       WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger)]
+        if config.workerConcurrency > 0 {
+            services.append(Bootstrap.runWorker(config, client: database.client, service: runService, logger: logger))
+        }
         var dependencies = ApplicationDependencies(
             healthChecks: [.postgres(database), .nats(nats)],
-            services: [database.client, PluginReloadService(host: plugins, logger: logger),
-                       WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger)],
+            services: services,
             beforeServerStarts: [{
                 try await Bootstrap.waitForDatabase(database, url: databaseURL)
                 let applied = try await database.migrate()

@@ -10,5 +10,6 @@ public enum Migrations {
         Migration(version: 4, name: "connections_files", bytes: PackageResources._004_connections_files_sql),
         Migration(version: 5, name: "webhooks", bytes: PackageResources._005_webhooks_sql),
         Migration(version: 6, name: "runs", bytes: PackageResources._006_runs_sql),
+        Migration(version: 7, name: "pipelines", bytes: PackageResources._007_pipelines_sql),
     ]
 }

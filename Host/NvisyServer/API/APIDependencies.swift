@@ -16,6 +16,10 @@ public struct APIDependencies: Sendable {
     public var activities: ActivityRepository
     public var connections: ConnectionRepository
     public var files: FileRepository
+    public var pipelines: PipelineRepository
+    public var runs: RunRepository
+    /// Compiles pipelines and queues runs; the pipeline and run routes answer 503 without it.
+    public var runService: RunService?
     /// Seals and opens connection credentials; connections with credentials need it.
     public var keyring: CredentialKeyring?
     /// Validates connection configs and makes provider instances for `check`.
@@ -40,6 +44,8 @@ public struct APIDependencies: Sendable {
         activities = ActivityRepository(client: client, logger: logger)
         connections = ConnectionRepository(client: client, logger: logger)
         files = FileRepository(client: client, logger: logger)
+        pipelines = PipelineRepository(client: client, logger: logger)
+        runs = RunRepository(client: client, logger: logger)
         webhooks = Webhooks(client: client, cipher: nil, logger: logger)
         self.keys = keys
         self.hasher = hasher

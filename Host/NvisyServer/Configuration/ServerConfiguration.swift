@@ -47,6 +47,14 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var workspaceQuotaBytes: Int64
     /// How long a connection check may take, in seconds.
     public var connectionCheckTimeoutSeconds: Int
+    /// Runs this host executes at once; 0 = `nvisy serve` runs no worker (API only).
+    public var workerConcurrency: Int
+    /// Items per batch read from a source and per provider call.
+    public var runBatchSize: Int
+    /// Permanent per-item errors a run tolerates before it fails.
+    public var runErrorBudget: Int
+    /// Attempts of a run that fails transiently (or whose worker dies) before it fails.
+    public var runMaxAttempts: Int
 
     /// Every setting, in the order the README lists them.
     public static let keys: [ConfigurationKey] = [
@@ -73,6 +81,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("max_file_bytes", .integer(1...1_099_511_627_776), default: "1073741824", help: "Largest uploaded file, in bytes (uploads stream; max_body_bytes does not apply)"),
         ConfigurationKey("workspace_quota_bytes", .integer(0...Int.max), default: "0", help: "Most bytes of files one workspace may keep; 0 = no limit"),
         ConfigurationKey("connection_check_timeout_seconds", .integer(1...600), default: "15", help: "How long POST /connections/{id}/check waits for the provider"),
+        ConfigurationKey("worker_concurrency", .integer(0...64), default: "2", help: "Pipeline runs this host executes at once; 0 = serve the API only (run `nvisy worker` elsewhere)"),
+        ConfigurationKey("run_batch_size", .integer(1...100_000), default: "500", help: "Items per batch read from a source and per provider call"),
+        ConfigurationKey("run_error_budget", .integer(0...1_000_000_000), default: "100", help: "Items that may fail for good in a run before the run fails"),
+        ConfigurationKey("run_max_attempts", .integer(1...100), default: "3", help: "Attempts of a run that fails transiently or whose worker dies, before it fails"),
         ConfigurationKey("log_level", .oneOf(Logger.Level.allCases.map(\.rawValue)), default: "info", help: "trace, debug, info, notice, warning, error or critical"),
     ]
 
@@ -109,5 +121,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         maxFileBytes = Int64(values["max_file_bytes"] ?? "") ?? 1 << 30
         workspaceQuotaBytes = Int64(values["workspace_quota_bytes"] ?? "") ?? 0
         connectionCheckTimeoutSeconds = Int(values["connection_check_timeout_seconds"] ?? "") ?? 15
+        workerConcurrency = Int(values["worker_concurrency"] ?? "") ?? 2
+        runBatchSize = Int(values["run_batch_size"] ?? "") ?? 500
+        runErrorBudget = Int(values["run_error_budget"] ?? "") ?? 100
+        runMaxAttempts = Int(values["run_max_attempts"] ?? "") ?? 3
     }
 }
