@@ -276,6 +276,7 @@ let package = Package(
             name: "NvisyRuntimeTests",
             dependencies: [
                 "NvisyRuntime",
+                "NvisyNATS",
                 "NvisyPlugins",
                 "NvisyPostgres",
                 "NvisyCore",

@@ -33,7 +33,7 @@ public struct PipelineRepository: Sendable {
     static let columns = "id, workspace_id, name, description, status, definition::text, triggers::text, next_run_at, created_by, created_at, updated_at"
 
     public func create(workspaceID: UUID, name: String, description: String?, status: String, definitionJSON: String,
-                       triggersJSON: String, nextRunAt: Date?, createdBy: UUID) async throws(NvisyError) -> PipelineRecord {
+                       triggersJSON: String, nextRunAt: Date?, createdBy: UUID?) async throws(NvisyError) -> PipelineRecord {
         do {
             let rows = try await client.query("""
                 INSERT INTO pipelines (id, workspace_id, name, description, status, definition, triggers, next_run_at, created_by)

@@ -51,9 +51,11 @@ public struct RunWorker: Service {
                 if let scheduler { group.addTask { await scheduler.run(until: { active.stopping }) } }
             }
         }
-        await withGracefulShutdownHandler {
+        // A graceful shutdown (ServiceGroup) or a cancelled task: runs stop and go back to the queue.
+        await withTaskCancellationHandler {
+          await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                while !active.stopping {
+                while !active.stopping, !Task.isCancelled {
                     let free = settings.concurrency - active.reserved
                     guard free > 0 else {
                         try? await Task.sleep(for: .milliseconds(50))
@@ -76,7 +78,10 @@ public struct RunWorker: Service {
                     }
                 }
             }
-        } onGracefulShutdown: {
+          } onGracefulShutdown: {
+            active.stopAll()
+          }
+        } onCancel: {
             active.stopAll()
         }
         background.cancel()
