@@ -213,6 +213,7 @@ let package = Package(
                 "NvisyTestSupport",
                 "NvisyNATS",
                 "NvisyPlugins",
+                "NvisyRuntime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swift6

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NvisyCore
 import NvisyPostgres
+import NvisyRuntime
 import NvisyWebhook
 import PostgresNIO
 import Testing
@@ -35,6 +36,8 @@ struct AuthorizationMatrixTests {
         var invite: (World, Actor) -> UUID? = { world, _ in world.workspaceInvite }
         /// A query string appended to the path (with its `?`).
         var query: String = ""
+        /// Which run `{runId}` names (a queued one by default).
+        var run: (World) -> UUID = { $0.run }
     }
 
     /// One fresh set of accounts, workspaces and resources per case.
@@ -54,6 +57,10 @@ struct AuthorizationMatrixTests {
         /// A webhook in W and one failed delivery of it.
         var webhook = UUID()
         var delivery = UUID()
+        /// A draft pipeline (files → files) in W, a queued run of it and a completed one.
+        var pipeline = UUID()
+        var run = UUID()
+        var finishedRun = UUID()
     }
 
     nonisolated(unsafe) static let matrix: [String: Entry] = [
@@ -110,7 +117,26 @@ struct AuthorizationMatrixTests {
         "POST /api/v1/webhooks/{webhookId}/rotate-secret": Entry(rule: .workspace(.manageWebhooks)),
         "GET /api/v1/webhooks/{webhookId}/deliveries": Entry(rule: .workspace(.view)),
         "POST /api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/retry": Entry(rule: .workspace(.manageWebhooks)),
+        "POST /api/v1/workspaces/{workspaceId}/pipelines": Entry(rule: .workspace(.editContent), body: { w, a in
+            ["name": "p-\(a.rawValue)", "definition": matrixPipeline(w)] }),
+        "GET /api/v1/workspaces/{workspaceId}/pipelines": Entry(rule: .workspace(.view)),
+        "GET /api/v1/pipelines/{pipelineId}": Entry(rule: .workspace(.view)),
+        "PATCH /api/v1/pipelines/{pipelineId}": Entry(rule: .workspace(.editContent), body: { _, _ in ["description": "changed"] }),
+        "DELETE /api/v1/pipelines/{pipelineId}": Entry(rule: .workspace(.editContent)),
+        "POST /api/v1/pipelines/{pipelineId}/validate": Entry(rule: .workspace(.view)),
+        "POST /api/v1/pipelines/{pipelineId}/runs": Entry(rule: .workspace(.runPipelines)),
+        "GET /api/v1/workspaces/{workspaceId}/runs": Entry(rule: .workspace(.view)),
+        "GET /api/v1/runs/{runId}": Entry(rule: .workspace(.view)),
+        "POST /api/v1/runs/{runId}/cancel": Entry(rule: .workspace(.runPipelines)),
+        "GET /api/v1/runs/{runId}/events": Entry(rule: .workspace(.view), run: { $0.finishedRun }),
+        "GET /api/v1/runs/{runId}/errors": Entry(rule: .workspace(.view)),
     ]
+
+    static func matrixPipeline(_ world: World) -> [String: Any] {
+        ["nodes": [["id": "in", "kind": "source", "connection": world.connection.text],
+                   ["id": "out", "kind": "sink", "connection": world.connection.text]],
+         "edges": [["from": "in", "to": "out"]]]
+    }
 
     /// Every "METHOD /path" of the served spec.
     static func specOperations() throws -> [String] {
@@ -149,7 +175,11 @@ struct AuthorizationMatrixTests {
         for key in Self.matrix.keys {
             #expect(operations.contains(key), "\(key) is in the matrix but not in openapi.yaml")
         }
-        let fixture = try await ContentFixture.make("api_matrix", nats: true)
+        var made = try await ContentFixture.make("api_matrix", nats: true)
+        made.api.runService = RunService(plugins: made.api.plugins!, jetStream: made.nats!.connection.jetStream,
+                                            checkpoints: PostgresCheckpointStore(client: made.base.database.client, logger: made.logger),
+                                            connections: made.api.connections, keyring: made.api.keyring)
+        let fixture = made
         let hash = try await fixture.api.hasher.hash("correct horse battery")
         try await fixture.app().test(.router) { client in
             for operation in operations {
@@ -166,6 +196,8 @@ struct AuthorizationMatrixTests {
                     path = path.replacingOccurrences(of: "{connectionId}", with: world.connection.text)
                     path = path.replacingOccurrences(of: "{webhookId}", with: world.webhook.text)
                     path = path.replacingOccurrences(of: "{deliveryId}", with: world.delivery.text)
+                    path = path.replacingOccurrences(of: "{pipelineId}", with: world.pipeline.text)
+                    path = path.replacingOccurrences(of: "{runId}", with: entry.run(world).text)
                     path = path.replacingOccurrences(of: "{fileId}", with: world.file.text) + entry.query
                     let answer = try await client.call(method, path, token: world.tokens[actor], json: entry.body(world, actor))
                     let want = Self.expected(entry.rule, actor)
@@ -230,6 +262,14 @@ struct AuthorizationMatrixTests {
                                                         autoPauseAfterSeconds: 3600)
             world.delivery = delivery.id
         }
+        let definition = String(decoding: try JSONSerialization.data(withJSONObject: matrixPipeline(world)), as: UTF8.self)
+        world.pipeline = try await api.pipelines.create(workspaceID: w.id, name: "pipe", description: nil, status: "draft", definitionJSON: definition,
+                                                        triggersJSON: "{}", nextRunAt: nil, createdBy: accounts[.owner]!.id).id
+        world.run = try await api.runs.create(NewRun(workspaceID: w.id, pipelineID: world.pipeline, pipelineName: "pipe",
+                                                     definitionJSON: definition, createdBy: accounts[.owner]!.id)).id
+        world.finishedRun = try await api.runs.create(NewRun(workspaceID: w.id, pipelineID: world.pipeline, pipelineName: "pipe",
+                                                             definitionJSON: definition, createdBy: accounts[.owner]!.id)).id
+        try await client.query("UPDATE runs SET status = 'completed', finished_at = now() WHERE id = \(world.finishedRun)")
         for (actor, record) in accounts {
             world.tokens[actor] = try await api.authenticator.startSession(for: record.id, lifetime: .seconds(600)).token
             world.addressedInvite[actor] = try await api.invites.create(
