@@ -17,9 +17,11 @@ extension APIHandler {
         var check = Validation()
         let name = check.text(body.name, at: "/name", max: 100) ?? ""
         let description = check.text(body.description, at: "/description", min: 0, max: 1000)
-        try check.check()
         let definition = try Self.definition(body.definition)
         let triggers = try Self.triggers(body.triggers)
+        check.storableJSON(Self.json(definition), at: "/definition")
+        check.storableJSON(triggers.json, at: "/triggers")
+        try check.check()
         let status = body.status?.rawValue ?? "draft"
         if status == "enabled" { try await requireCompiles(definition, in: workspaceID) }
         let saved = try await deps.pipelines.create(
@@ -48,9 +50,11 @@ extension APIHandler {
         var check = Validation()
         let name = check.text(body.name, at: "/name", max: 100)
         let description = check.text(body.description, at: "/description", min: 0, max: 1000)
-        try check.check()
         let definition = try body.definition.map(Self.definition)
         let triggers = try body.triggers.map(Self.triggers) ?? PipelineTriggers(json: existing.triggersJSON)
+        if let definition { check.storableJSON(Self.json(definition), at: "/definition") }
+        check.storableJSON(triggers.json, at: "/triggers")
+        try check.check()
         let status = body.status?.rawValue ?? existing.status
         if status == "enabled", definition != nil || existing.status != "enabled" {
             let effective = try definition ?? Self.storedDefinition(existing.definitionJSON)

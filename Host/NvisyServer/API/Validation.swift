@@ -14,6 +14,8 @@ struct Validation {
     mutating func text(_ value: String?, at pointer: String, min: Int = 1, max: Int) -> String? {
         guard let value else { return nil }
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        if trimmed.contains("\u{0}") { fail(pointer, "must not contain NUL characters"); return trimmed }
         if trimmed.count < min { fail(pointer, min == 1 ? "must not be empty" : "must be at least \(min) characters") }
         else if trimmed.count > max { fail(pointer, "must be at most \(max) characters") }
         return trimmed
@@ -28,6 +30,11 @@ struct Validation {
             && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".") && !trimmed.contains(where: { $0.isWhitespace || $0.isNewline })
         if !valid { fail(pointer, "must be an email address like name@example.com") }
         return trimmed
+    }
+
+    /// JSON destined for a jsonb column: PostgreSQL refuses `\u0000` in it.
+    mutating func storableJSON(_ json: String, at pointer: String) {
+        if json.contains("\\u0000") { fail(pointer, "must not contain NUL characters (\\u0000)") }
     }
 
     /// Throws the collected errors, if any.

@@ -55,6 +55,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var runErrorBudget: Int
     /// Attempts of a run that fails transiently (or whose worker dies) before it fails.
     public var runMaxAttempts: Int
+    /// How long a dead worker's run stays claimed before another worker takes it over, in seconds.
+    public var runLeaseSeconds: Int
 
     /// Every setting, in the order the README lists them.
     public static let keys: [ConfigurationKey] = [
@@ -85,6 +87,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("run_batch_size", .integer(1...100_000), default: "500", help: "Items per batch read from a source and per provider call"),
         ConfigurationKey("run_error_budget", .integer(0...1_000_000_000), default: "100", help: "Items that may fail for good in a run before the run fails"),
         ConfigurationKey("run_max_attempts", .integer(1...100), default: "3", help: "Attempts of a run that fails transiently or whose worker dies, before it fails"),
+        ConfigurationKey("run_lease_seconds", .integer(2...3600), default: "15", help: "A worker that stops heartbeating (killed) loses its runs to another worker after this many seconds"),
         ConfigurationKey("log_level", .oneOf(Logger.Level.allCases.map(\.rawValue)), default: "info", help: "trace, debug, info, notice, warning, error or critical"),
     ]
 
@@ -125,5 +128,6 @@ public struct ServerConfiguration: Sendable, Equatable {
         runBatchSize = Int(values["run_batch_size"] ?? "") ?? 500
         runErrorBudget = Int(values["run_error_budget"] ?? "") ?? 100
         runMaxAttempts = Int(values["run_max_attempts"] ?? "") ?? 3
+        runLeaseSeconds = Int(values["run_lease_seconds"] ?? "") ?? 15
     }
 }

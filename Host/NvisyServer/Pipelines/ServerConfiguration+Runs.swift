@@ -7,6 +7,10 @@ extension ServerConfiguration {
         var options = RunOptions()
         options.batchSize = runBatchSize
         options.errorBudget = runErrorBudget
-        return RunWorkerSettings(concurrency: max(1, workerConcurrency), maxAttempts: runMaxAttempts, runOptions: options)
+        // JetStream hands a dead worker's message out again after the ack wait; twice the lease
+        // leaves the new worker's claim to find the lease expired.
+        let lease = Int64(runLeaseSeconds)
+        return RunWorkerSettings(concurrency: max(1, workerConcurrency), lease: .seconds(lease), ackWait: .seconds(max(5, 2 * lease)),
+                                 maxAttempts: runMaxAttempts, orphanScan: .seconds(max(5, 2 * lease)), runOptions: options)
     }
 }
