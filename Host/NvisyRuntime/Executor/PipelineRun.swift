@@ -101,7 +101,10 @@ public final class PipelineRun: Sendable {
 
         // Instances.
         var instances: [String: any ProviderInstance] = [:]
-        func closeAll() async { for i in instances.values { await i.close() } }
+        func closeAll() async {
+            for i in instances.values { await i.close() }
+            for step in plan.steps { if case .builtin(_, let t) = step.operation { await t.close() } }
+        }
         do {
             for step in plan.steps {
                 switch step.operation {

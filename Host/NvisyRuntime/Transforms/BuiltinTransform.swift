@@ -9,6 +9,12 @@ import NvisyPlugins
 /// retries an input whose error is transient, and records one whose error is permanent.
 public protocol BuiltinTransform: Sendable {
     func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>]
+    /// Releases what the transform holds (a model provider's instance) when the run ends.
+    func close() async
+}
+
+extension BuiltinTransform {
+    public func close() async {}
 }
 
 /// How a built-in is checked and made: its name, the data types it takes and makes, and a
@@ -48,18 +54,13 @@ public struct BuiltinParamErrors: Error, Sendable {
     public init(_ pointer: String, _ message: String) { self.errors = [(pointer, message)] }
 }
 
-/// The built-in transforms a compiler knows. ``standard`` has `map`, `filter` and `chunk`;
-/// `embed`, `extract` and `summarize` are reserved: they need model providers through a
-/// connection, and are added by registering a spec (``register(_:)``) — until then the
-/// compiler reports them as unavailable.
+/// The built-in transforms a compiler knows. ``standard`` has `map`, `filter` and `chunk`, and
+/// the model built-ins `embed` (an embedding provider through a connection), `summarize` and
+/// `extract` (a completion provider through a connection).
 public struct BuiltinTransformCatalog: Sendable {
     public private(set) var specs: [String: BuiltinTransformSpec] = [:]
     /// Names reserved for built-ins not available in this host, with why.
-    public var reserved: [String: String] = [
-        "embed": "the built-in \"embed\" needs an embedding provider and is not available in this version",
-        "extract": "the built-in \"extract\" needs a completion provider and is not available in this version",
-        "summarize": "the built-in \"summarize\" needs a completion provider and is not available in this version",
-    ]
+    public var reserved: [String: String] = [:]
 
     public init(_ specs: [BuiltinTransformSpec] = []) {
         for s in specs { register(s) }
@@ -70,8 +71,11 @@ public struct BuiltinTransformCatalog: Sendable {
         reserved[spec.name] = nil
     }
 
-    /// `map`, `filter` and `chunk`.
-    public static let standard = BuiltinTransformCatalog([MapTransform.spec, FilterTransform.spec, ChunkTransform.spec])
+    /// `map`, `filter`, `chunk`, `embed`, `summarize` and `extract`.
+    public static let standard = BuiltinTransformCatalog([
+        MapTransform.spec, FilterTransform.spec, ChunkTransform.spec, EmbedTransform.spec,
+        CompletionTransform.spec(.summarize), CompletionTransform.spec(.extract),
+    ])
 }
 
 extension ProviderItem {

@@ -1,0 +1,71 @@
+import Foundation
+import NvisyCore
+import NvisyPlugins
+
+/// `embed`: each item's text → an embedding from an embedding provider reached through a
+/// connection, in batches.
+///
+/// `params`: `{"connection": "<id>", "text": "/pointer", "batchSize": 64}`. The text is the
+/// payload (UTF-8) unless `text` points into the metadata. Each output keeps the item's
+/// payload, metadata (plus `embedding: {provider, dimensions}`) and resume token, with the
+/// vector set. An item without text fails alone; a provider error fails the batch's items with
+/// its retry class (transient ones are retried by the executor).
+struct EmbedTransform: BuiltinTransform {
+    let model: ModelConnection
+    let text: TextSource
+    let batchSize: Int
+
+    static let spec = BuiltinTransformSpec(name: "embed", accepts: [.document, .record, .object, .embedding], produces: .embedding) { params, context in
+        await parse(params, context)
+    }
+
+    static func parse(_ params: JSONValue, _ context: BuiltinContext) async -> Result<any BuiltinTransform, BuiltinParamErrors> {
+        guard let o = params.objectValue else { return .failure(BuiltinParamErrors("", "embed takes {\"connection\", \"text\", \"batchSize\"}")) }
+        var errors: [(String, String)] = o.keys.filter { !["connection", "text", "batchSize"].contains($0) }
+            .map { ("/\($0)", "unknown key; embed takes connection, text and batchSize") }
+        let text = TextSource.parse(o, errors: &errors)
+        var batchSize = 64
+        if let v = o["batchSize"] {
+            if let n = v.doubleValue, n == n.rounded(), (1...4096).contains(n) { batchSize = Int(n) }
+            else { errors.append(("/batchSize", "batchSize is a whole number from 1 to 4096")) }
+        }
+        let connection = await ModelConnection.resolve(o, kind: .embedding, context: context, errors: &errors)
+        guard errors.isEmpty, let connection else { return .failure(BuiltinParamErrors(errors)) }
+        return .success(EmbedTransform(model: ModelConnection(host: context.host, connection: connection, kind: .embedding),
+                                       text: text, batchSize: batchSize))
+    }
+
+    func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
+        var results = [Result<[ProviderItem], NvisyError>?](repeating: nil, count: items.count)
+        var pending: [(index: Int, text: String)] = []
+        for (i, item) in items.enumerated() {
+            do { pending.append((i, try text.text(of: item))) } catch { results[i] = .failure(error) }
+        }
+        var start = 0
+        while start < pending.count {
+            let slice = Array(pending[start..<min(start + batchSize, pending.count)])
+            start += slice.count
+            do {
+                let vectors = try await model.embedding().embed(slice.map(\.text))
+                guard vectors.count == slice.count else {
+                    throw NvisyError(.internal, "the embedding provider answered \(vectors.count) vectors for \(slice.count) texts", retry: .permanent)
+                }
+                for (entry, vector) in zip(slice, vectors) {
+                    let item = items[entry.index]
+                    var meta = (try? item.jsonMetadata()) ?? [:]
+                    if case .object = meta {} else { meta = ["value": meta] }
+                    _ = JSONPointer("/embedding")!.set(["provider": .string(model.connection.provider), "dimensions": .number(Double(vector.count))], in: &meta)
+                    var out = item.with(metadata: meta)
+                    out.vector = vector
+                    results[entry.index] = .success([out])
+                }
+            } catch {
+                let e = PipelineRun.nvisy(error)
+                for entry in slice { results[entry.index] = .failure(e) }
+            }
+        }
+        return results.map { $0 ?? .failure(NvisyError(.internal, "embed: an item got no result", retry: .permanent)) }
+    }
+
+    func close() async { await model.close() }
+}
