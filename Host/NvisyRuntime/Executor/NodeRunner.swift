@@ -214,7 +214,7 @@ struct NodeRunner: Sendable {
                 try state.fail(node: step.id, flow: flow, error: error)
                 continue
             }
-            let port = cases.first { $0.predicate.evaluate(meta) }?.port ?? "default"
+            let port = cases.first { $0.predicate.evaluate(meta, payload: flow.item.payload) }?.port ?? "default"
             byPort[port, default: []].append(flow)
         }
         for (port, list) in byPort.sorted(by: { $0.key < $1.key }) {

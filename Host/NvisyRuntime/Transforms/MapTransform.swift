@@ -98,7 +98,7 @@ public struct FilterTransform: BuiltinTransform {
     public func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
         items.map { item in
             Result { () throws(NvisyError) -> [ProviderItem] in
-                predicate.evaluate(try item.jsonMetadata()) ? [item] : []
+                predicate.evaluate(try item.jsonMetadata(), payload: item.payload) ? [item] : []
             }
         }
     }

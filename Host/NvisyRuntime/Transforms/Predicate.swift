@@ -15,6 +15,8 @@ import NvisyCore
 /// | `{"startsWith": [a, b]}`, `{"endsWith": [a, b]}` | string prefix / suffix |
 /// | `{"extension": ["csv", …]}` | `/path`'s extension is one of these (case-insensitive) |
 /// | `{"contentType": "text/*"}` | `/contentType` matches (a `type/*` wildcard allowed) |
+/// | `{"category": ["document", …]}` | the file's ``FileCategory`` (from `/contentType`, else `/path`) is one of these |
+/// | `{"language": ["en", …]}` | `/language`, else the language detected in the text payload, is one of these |
 ///
 /// An operand is `{"var": "/json/pointer"}` (a value of the item's metadata) or a literal.
 /// Comparisons are numeric when both sides are numbers or numeric strings (CSV fields are
@@ -33,6 +35,8 @@ public indirect enum Predicate: Sendable, Hashable {
     case endsWith(Operand, Operand)
     case extensionIn(Set<String>)
     case contentType(String)
+    case category(Set<FileCategory>)
+    case language(Set<String>)
 
     public enum Comparison: String, Sendable, Hashable, CaseIterable {
         case eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">="
@@ -122,6 +126,21 @@ public indirect enum Predicate: Sendable, Hashable {
                 return .constant(false)
             }
             return .contentType(s.lowercased())
+        case "category":
+            let names = arg.stringValue.map { [$0] } ?? arg.arrayValue?.compactMap(\.stringValue) ?? []
+            let categories = names.compactMap { FileCategory(rawValue: $0.lowercased()) }
+            guard !names.isEmpty, categories.count == names.count else {
+                errors.append((here, "\"category\" takes one or more of \(FileCategory.allCases.map(\.rawValue).joined(separator: ", "))"))
+                return .constant(false)
+            }
+            return .category(Set(categories))
+        case "language":
+            let codes = arg.stringValue.map { [$0] } ?? arg.arrayValue?.compactMap(\.stringValue) ?? []
+            guard !codes.isEmpty, codes.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isLetter) }) else {
+                errors.append((here, "\"language\" takes ISO 639-1 codes such as \"en\" or [\"de\", \"fr\"]"))
+                return .constant(false)
+            }
+            return .language(Set(codes.map { $0.lowercased() }))
         default:
             errors.append((here, "unknown operator \"\(op)\""))
             return .constant(false)
@@ -141,13 +160,21 @@ public indirect enum Predicate: Sendable, Hashable {
 
     // MARK: Evaluation
 
-    /// Whether the predicate holds for `metadata`.
-    public func evaluate(_ metadata: JSONValue) -> Bool {
+    /// Whether the predicate holds for `metadata` (and, for `language`, the text in `payload`).
+    public func evaluate(_ metadata: JSONValue, payload: Data? = nil) -> Bool {
         switch self {
         case .constant(let b): return b
-        case .all(let ps): return ps.allSatisfy { $0.evaluate(metadata) }
-        case .any(let ps): return ps.contains { $0.evaluate(metadata) }
-        case .not(let p): return !p.evaluate(metadata)
+        case .all(let ps): return ps.allSatisfy { $0.evaluate(metadata, payload: payload) }
+        case .any(let ps): return ps.contains { $0.evaluate(metadata, payload: payload) }
+        case .not(let p): return !p.evaluate(metadata, payload: payload)
+        case .category(let wanted):
+            return wanted.contains(FileCategory.of(contentType: metadata["contentType"]?.stringValue,
+                                                   path: metadata["path"]?.stringValue ?? metadata["name"]?.stringValue))
+        case .language(let wanted):
+            if let declared = metadata["language"]?.stringValue { return wanted.contains(String(declared.prefix(2)).lowercased()) }
+            guard let payload, let text = String(data: payload.prefix(16_384), encoding: .utf8) ?? String(data: payload.prefix(16_383), encoding: .utf8),
+                  let detected = LanguageDetector.detect(text) else { return false }
+            return wanted.contains(detected)
         case .exists(let p):
             if let v = p.get(metadata), v != .null { return true }
             return false
