@@ -29,6 +29,14 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("max-file-bytes"), help: "Largest uploaded file in bytes (default 1073741824)") var maxFileBytes: String?
     @Option(name: .customLong("workspace-quota-bytes"), help: "Most bytes of files per workspace; 0 = no limit (default 0)") var workspaceQuotaBytes: String?
     @Option(name: .customLong("connection-check-timeout-seconds"), help: "Connection check timeout (default 15)") var connectionCheckTimeoutSeconds: String?
+    @Option(name: .customLong("worker-concurrency"), help: "Pipeline runs executed at once; 0 = API only (default 2)") var workerConcurrency: String?
+    @Option(name: .customLong("run-batch-size"), help: "Items per batch in runs (default 500)") var runBatchSize: String?
+    @Option(name: .customLong("run-error-budget"), help: "Failed items a run tolerates (default 100)") var runErrorBudget: String?
+    @Option(name: .customLong("run-max-attempts"), help: "Attempts of a run that fails transiently (default 3)") var runMaxAttempts: String?
+    @Option(name: .customLong("run-lease-seconds"), help: "A dead worker's runs move on after this (default 15)") var runLeaseSeconds: String?
+    @Option(name: .customLong("webhook-retry-schedule"), help: "Webhook retry delays (default 5s,30s,2m,10m,1h,6h,12h)") var webhookRetrySchedule: String?
+    @Option(name: .customLong("webhook-timeout-seconds"), help: "Webhook delivery timeout (default 10)") var webhookTimeoutSeconds: String?
+    @Option(name: .customLong("webhook-rotation-grace-hours"), help: "Old webhook secret signs this long after rotation (default 24)") var webhookRotationGraceHours: String?
 
     /// The flags that were given, keyed by configuration key name.
     var flagValues: [String: String] {
@@ -42,6 +50,10 @@ struct ServerOptions: ParsableArguments {
             ("webhook_allow_private", webhookAllowPrivate), ("webhook_auto_pause_hours", webhookAutoPauseHours),
             ("max_file_bytes", maxFileBytes), ("workspace_quota_bytes", workspaceQuotaBytes),
             ("connection_check_timeout_seconds", connectionCheckTimeoutSeconds),
+            ("worker_concurrency", workerConcurrency), ("run_batch_size", runBatchSize), ("run_error_budget", runErrorBudget),
+            ("run_max_attempts", runMaxAttempts), ("run_lease_seconds", runLeaseSeconds),
+            ("webhook_retry_schedule", webhookRetrySchedule), ("webhook_timeout_seconds", webhookTimeoutSeconds),
+            ("webhook_rotation_grace_hours", webhookRotationGraceHours),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -70,6 +70,9 @@ struct ConfigurationLoaderTests {
         ("log_level = \"loud\"\n", [:], [:], "one of trace"),
         ("", ["NVISY_PORT": "x"], [:], "NVISY_PORT"),
         ("", [:], ["port": "0"], "--port"),
+        ("webhook_retry_schedule = \"5s,soon\"\n", [:], [:], "list of durations"),
+        ("", ["NVISY_WEBHOOK_RETRY_SCHEDULE": "0s"], [:], "NVISY_WEBHOOK_RETRY_SCHEDULE"),
+        ("", ["NVISY_WORKER_CONCURRENCY": "-1"], [:], "from 0 to 64"),
     ])
     func wrongTypes(toml: String, env: [String: String], flags: [String: String], mentions: String) throws {
         let path = try write(toml)
@@ -108,5 +111,21 @@ struct ConfigurationLoaderTests {
             try ConfigurationLoader(flags: [:], environment: [:], configFile: path, workingDirectory: dir).load()
         }
         #expect(error?.message.contains("12") == false)
+    }
+
+    @Test("run and webhook settings reach the worker and the webhook service")
+    func runAndWebhookSettings() throws {
+        let path = try write("webhook_retry_schedule = \"1s, 2m,3h\"\nrun_lease_seconds = 4\nworker_concurrency = 3\nrun_batch_size = 50\n")
+        let config = try ConfigurationLoader(flags: ["webhook_timeout_seconds": "7"], environment: ["NVISY_RUN_ERROR_BUDGET": "9"],
+                                             configFile: path, workingDirectory: dir).load()
+        #expect(config.webhookSettings.retrySchedule == [.seconds(1), .seconds(120), .seconds(3 * 3600)])
+        #expect(config.webhookSettings.timeout == .seconds(7))
+        #expect(config.webhookSettings.rotationGracePeriod == .seconds(24 * 3600))
+        let worker = config.runWorkerSettings
+        #expect(worker.lease == .seconds(4))
+        #expect(worker.ackWait == .seconds(8))
+        #expect(worker.concurrency == 3)
+        #expect(worker.runOptions.batchSize == 50)
+        #expect(worker.runOptions.errorBudget == 9)
     }
 }

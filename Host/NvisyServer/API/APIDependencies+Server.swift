@@ -33,6 +33,9 @@ extension ServerConfiguration {
         var settings = WebhookSettings()
         settings.allowPrivateAddresses = webhookAllowPrivate ?? (databaseURL == nil)
         settings.autoPauseAfter = .seconds(webhookAutoPauseHours * 3600)
+        settings.retrySchedule = webhookRetrySchedule
+        settings.timeout = .seconds(webhookTimeoutSeconds)
+        settings.rotationGracePeriod = .seconds(webhookRotationGraceHours * 3600)
         return settings
     }
 }

@@ -11,9 +11,12 @@ public struct ConfigurationKey: Sendable, Hashable {
         /// One of a fixed set of words.
         case oneOf([String])
         case boolean
+        /// A comma-separated list of durations such as `5s,30s,2m,1h` (units s, m, h, d).
+        case durations
 
         var expectation: String {
             switch self {
+            case .durations: "a comma-separated list of durations such as 5s,30s,2m,1h"
             case .string: "a string"
             case .integer(let range): "an integer from \(range.lowerBound) to \(range.upperBound)"
             case .oneOf(let words): "one of " + words.joined(separator: ", ")
@@ -44,4 +47,25 @@ public struct ConfigurationKey: Sendable, Hashable {
     public var environmentName: String { "NVISY_" + name.uppercased() }
     /// `--port` for `port`, `--data-dir` for `data_dir`.
     public var flagName: String { "--" + name.replacingOccurrences(of: "_", with: "-") }
+}
+
+/// Parses `5s,30s,2m,1h,1d` (each positive, at most 50, at most 30 days each); nil when malformed.
+public func parseDurationList(_ text: String) -> [Duration]? {
+    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    guard !parts.isEmpty, parts.count <= 50 else { return nil }
+    var out: [Duration] = []
+    for part in parts {
+        guard let unit = part.last, let number = Int64(part.dropLast()), number > 0 else { return nil }
+        let seconds: Int64
+        switch unit {
+        case "s": seconds = number
+        case "m": seconds = number * 60
+        case "h": seconds = number * 3600
+        case "d": seconds = number * 86400
+        default: return nil
+        }
+        guard seconds <= 30 * 86400 else { return nil }
+        out.append(.seconds(seconds))
+    }
+    return out
 }

@@ -84,7 +84,7 @@ public struct ConfigurationLoader: Sendable {
             switch (key.type, value.type) {
             case (.integer, .int): text = String(value.int!)
             case (.boolean, .bool): text = String(value.bool!)
-            case (.string, .string), (.oneOf, .string): text = value.string!
+            case (.string, .string), (.oneOf, .string), (.durations, .string): text = value.string!
             default:
                 throw NvisyError.invalidInput("\(layer) must be \(key.type.expectation)", pointer: "/\(name)")
             }
@@ -110,6 +110,10 @@ public struct ConfigurationLoader: Sendable {
             }
         case .boolean:
             guard value == "true" || value == "false" else {
+                throw NvisyError.invalidInput("\(layer) must be \(key.type.expectation)\(shown)", pointer: pointer)
+            }
+        case .durations:
+            guard parseDurationList(value) != nil else {
                 throw NvisyError.invalidInput("\(layer) must be \(key.type.expectation)\(shown)", pointer: pointer)
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NvisyWebhook
 import Logging
 import NvisyCore
 
@@ -41,6 +42,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var webhookAllowPrivate: Bool?
     /// A webhook failing without a success for this many hours is paused.
     public var webhookAutoPauseHours: Int
+    /// Delays before each retry of a webhook delivery.
+    public var webhookRetrySchedule: [Duration]
+    /// How long one webhook delivery may take, in seconds.
+    public var webhookTimeoutSeconds: Int
+    /// How long the previous secret still signs after a rotation, in hours.
+    public var webhookRotationGraceHours: Int
     /// The largest uploaded file, in bytes.
     public var maxFileBytes: Int64
     /// The most bytes of files a workspace may keep; 0 = no limit.
@@ -79,6 +86,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("auth_attempts_per_account", .integer(1...100_000), default: "5", help: "Login attempts per email per minute (then 429)"),
         ConfigurationKey("webhook_allow_private", .boolean,
                          help: "Let webhooks reach private, loopback and link-local addresses (SSRF protection off); unset = only in the embedded dev mode"),
+        ConfigurationKey("webhook_retry_schedule", .durations, default: "5s,30s,2m,10m,1h,6h,12h",
+                         help: "Delays before each retry of a failed webhook delivery (jittered ±20 %); after the last one it fails"),
+        ConfigurationKey("webhook_timeout_seconds", .integer(1...120), default: "10", help: "How long one webhook delivery may take"),
+        ConfigurationKey("webhook_rotation_grace_hours", .integer(0...720), default: "24",
+                         help: "After a secret rotation the previous secret still signs (a second signature) for this long"),
         ConfigurationKey("webhook_auto_pause_hours", .integer(1...8760), default: "72", help: "Pause a webhook that has failed for this many hours without a success"),
         ConfigurationKey("max_file_bytes", .integer(1...1_099_511_627_776), default: "1073741824", help: "Largest uploaded file, in bytes (uploads stream; max_body_bytes does not apply)"),
         ConfigurationKey("workspace_quota_bytes", .integer(0...Int.max), default: "0", help: "Most bytes of files one workspace may keep; 0 = no limit"),
@@ -121,6 +133,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         authAttemptsPerAccount = Int(values["auth_attempts_per_account"]!)!
         webhookAllowPrivate = values["webhook_allow_private"].map { $0 == "true" }
         webhookAutoPauseHours = Int(values["webhook_auto_pause_hours"] ?? "72") ?? 72
+        webhookRetrySchedule = parseDurationList(values["webhook_retry_schedule"] ?? "") ?? WebhookSettings().retrySchedule
+        webhookTimeoutSeconds = Int(values["webhook_timeout_seconds"] ?? "") ?? 10
+        webhookRotationGraceHours = Int(values["webhook_rotation_grace_hours"] ?? "") ?? 24
         maxFileBytes = Int64(values["max_file_bytes"] ?? "") ?? 1 << 30
         workspaceQuotaBytes = Int64(values["workspace_quota_bytes"] ?? "") ?? 0
         connectionCheckTimeoutSeconds = Int(values["connection_check_timeout_seconds"] ?? "") ?? 15
