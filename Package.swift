@@ -262,6 +262,7 @@ let package = Package(
             name: "NvisyWebhookTests",
             dependencies: [
                 "NvisyWebhook",
+                "NvisyRuntime",
                 "NvisyTestSupport",
                 "NvisyNATS",
                 "NvisyPostgres",
