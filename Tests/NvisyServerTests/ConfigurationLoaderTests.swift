@@ -128,4 +128,13 @@ struct ConfigurationLoaderTests {
         #expect(worker.runOptions.batchSize == 50)
         #expect(worker.runOptions.errorBudget == 9)
     }
+
+    @Test("the README's configuration table lists every key with its environment variable and flag")
+    func readmeListsEveryKey() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        for key in ServerConfiguration.keys {
+            #expect(readme.contains("| `\(key.name)` | `\(key.environmentName)` | `\(key.flagName)` |"), "README.md misses \(key.name)")
+        }
+    }
 }
