@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NvisyCore
@@ -40,6 +41,11 @@ public func buildRouter(dependencies: ApplicationDependencies) -> Router<NvisyRe
     MetricsController().addRoutes(to: router)
     if let plugins = dependencies.plugins {
         PluginsController(host: plugins).addRoutes(to: router)
+    }
+    // The benchmark's baseline (scripts/bench-http.sh): the cheapest route through the same
+    // middleware. Off unless NVISY_BENCH_HELLO=1.
+    if ProcessInfo.processInfo.environment["NVISY_BENCH_HELLO"] == "1" {
+        router.get("/bench/hello") { _, _ in "hello" }
     }
     return router
 }

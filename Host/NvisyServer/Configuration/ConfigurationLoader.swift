@@ -10,7 +10,7 @@ import TOMLKit
 public struct ConfigurationLoader: Sendable {
     /// `NVISY_*` variables that are not settings but are read elsewhere.
     public static let otherEnvironmentNames: Set<String> = [
-        "NVISY_CONFIG", "NVISY_MASTER_KEY", "NVISY_TOKEN", "NVISY_VENV", "NVISY_TEST_LOG", "NVISY_URL",
+        "NVISY_CONFIG", "NVISY_MASTER_KEY", "NVISY_TOKEN", "NVISY_VENV", "NVISY_TEST_LOG", "NVISY_URL", "NVISY_BENCH_HELLO",
     ]
 
     public var flags: [String: String]
