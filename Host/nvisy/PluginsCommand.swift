@@ -55,6 +55,7 @@ struct PluginsCommand: AsyncParsableCommand {
         var logger = Logger(label: "nvisy")
         logger.logLevel = .error
         let host = Bootstrap.makePluginHost(config, logger: logger)
+        await WorkspaceProviders.register(on: host, store: nil)
         await host.reload()
         return host
     }

@@ -34,17 +34,9 @@ struct ServeCommand: AsyncParsableCommand {
             await embedded?.stop()
             throw error
         }
-        let plugins = await Bootstrap.plugins(config, logger: logger)
         let database = NvisyDatabase(url: databaseURL, logger: logger)
         var api = try await APIDependencies.forServer(config, client: database.client, logger: logger)
-        // Webhooks: secrets sealed with the master key; delivery runs beside the HTTP server.
-        let webhooks = Webhooks(client: database.client, cipher: CredentialCipher(masterKey: masterKey),
-                                settings: config.webhookSettings, logger: logger)
-        api.webhooks = webhooks
-        // Connections: credentials sealed with the master key (rotation-aware); files in the object store.
-        let keyring = Bootstrap.keyring(masterKey, config)
-        api.keyring = keyring
-        api.plugins = plugins
+        // Files in the object store (opened before the plugins: workspace/files reads them).
         let fileStore: FileStore
         do {
             fileStore = try await FileStore.open(nats: nats.connection, files: api.files, logger: logger)
@@ -54,6 +46,15 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         api.fileStore = fileStore
+        let plugins = await Bootstrap.plugins(config, files: fileStore, logger: logger)
+        // Webhooks: secrets sealed with the master key; delivery runs beside the HTTP server.
+        let webhooks = Webhooks(client: database.client, cipher: CredentialCipher(masterKey: masterKey),
+                                settings: config.webhookSettings, logger: logger)
+        api.webhooks = webhooks
+        // Connections: credentials sealed with the master key (rotation-aware); files in the object store.
+        let keyring = Bootstrap.keyring(masterKey, config)
+        api.keyring = keyring
+        api.plugins = plugins
         // Pipelines: compiled against the workspace's connections, queued on JetStream, executed
         // by this host's worker unless worker_concurrency = 0.
         let runService = Bootstrap.runService(client: database.client, jetStream: nats.connection.jetStream, plugins: plugins,

@@ -29,8 +29,15 @@ struct WorkerCommand: AsyncParsableCommand {
         let url = try DatabaseURL(databaseURL)
         let masterKey = try Bootstrap.masterKey(config, logger: logger)
         let nats = try await Bootstrap.nats(config, logger: logger)
-        let plugins = await Bootstrap.plugins(config, logger: logger)
         let database = NvisyDatabase(url: url, logger: logger)
+        let files: FileStore
+        do {
+            files = try await FileStore.open(nats: nats.connection, files: FileRepository(client: database.client, logger: logger), logger: logger)
+        } catch {
+            await nats.shutdown()
+            throw error
+        }
+        let plugins = await Bootstrap.plugins(config, files: files, logger: logger)
         let service = Bootstrap.runService(client: database.client, jetStream: nats.connection.jetStream, plugins: plugins,
                                            keyring: Bootstrap.keyring(masterKey, config), logger: logger)
         var settings = config

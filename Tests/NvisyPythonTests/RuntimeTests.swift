@@ -187,9 +187,10 @@ struct RuntimeTests {
         } catch let e as NvisyError {
             #expect(e.retry == .transient)
         }
-        #expect(clock.now - start < .milliseconds(2900))
+        // The provider blocks its thread for 6 s; the caller is answered at its timeout, well before.
+        #expect(clock.now - start < .seconds(5))
         // Once the blocking call returns, the interpreter serves again.
-        try await Task.sleep(for: .seconds(2))
+        try await Task.sleep(for: .seconds(5))
         let s = try await host.makeSource("fixtures/count", config: ["count": 2])
         var n = 0
         for try await b in s.read() { n += b.count }

@@ -22,6 +22,11 @@ struct PipelinesAPITests {
         static func make(_ prefix: String) async throws -> Fixture {
             var content = try await ContentFixture.make(prefix, nats: true)
             let client = content.base.database.client
+            // The host's own workspace/files provider beside the dlopen'd ones.
+            if let plugins = content.api.plugins {
+                await WorkspaceProviders.register(on: plugins, store: content.api.fileStore)
+                await plugins.reload()
+            }
             let service = RunService(plugins: content.api.plugins!, jetStream: content.nats!.connection.jetStream,
                                      checkpoints: PostgresCheckpointStore(client: client, logger: content.logger),
                                      connections: content.api.connections, keyring: content.api.keyring)
@@ -182,6 +187,48 @@ struct PipelinesAPITests {
             #expect(answer.status == .notFound)
             let events = try await client.raw(.get, "/api/v1/runs/\(run)/events", token: token)
             #expect(String(buffer: events.body).contains("\"status\":\"cancelled\""))
+        }
+        await fixture.stop()
+    }
+
+    @Test("workspace/files reads the workspace's own uploaded files (never another workspace's) into a pipeline")
+    func workspaceFiles() async throws {
+        let fixture = try await Fixture.make("api_pipes_files")
+        let store = try #require(fixture.content.api.fileStore)
+        let target = TestPostgres.temporaryDirectory("ws-files-dst")
+        try await fixture.content.app().test(.router) { client in
+            let (token, me) = try await client.signup("wsf-\(UUID().uuidString.prefix(6))@example.com")
+            let mine = try await client.workspace(token, "Mine")
+            let (other, them) = try await client.signup("wsf2-\(UUID().uuidString.prefix(6))@example.com")
+            let theirs = try await client.workspace(other, "Theirs")
+            func upload(_ ws: String, _ owner: String, _ name: String, _ tags: [String]) async throws {
+                _ = try await store.upload(FileStore.Upload(workspaceID: UUID(uuidString: ws)!, name: name, declaredType: "text/plain", tags: tags,
+                                                            createdBy: UUID(uuidString: owner)!, declaredSize: nil),
+                                           body: byteStream([ByteBuffer(string: "content of \(name)")]), maxBytes: 1 << 20, quota: 0)
+            }
+            try await upload(mine, me, "a.txt", ["in"])
+            try await upload(mine, me, "b.txt", ["in", "x"])
+            try await upload(mine, me, "skip.txt", [])
+            try await upload(theirs, them, "secret.txt", ["in"])
+            // Even a config naming the other workspace reads only this one.
+            var answer = try await client.call(.post, "/api/v1/workspaces/\(mine)/connections", token: token,
+                                               json: ["name": "uploads", "provider": "workspace/files", "config": ["tag": "in", "workspaceId": theirs]])
+            let files = try #require(answer.body["id"] as? String, "\(answer.body)")
+            answer = try await client.call(.post, "/api/v1/connections/\(files)/check", token: token)
+            #expect(answer.body["ok"] as? Bool == true, "\(answer.body)")
+            let dst = try await connection(client, token, mine, "out", root: target)
+            answer = try await client.call(.post, "/api/v1/workspaces/\(mine)/pipelines", token: token,
+                                           json: ["name": "export", "status": "enabled", "definition": Self.copyPipeline(files, dst)])
+            let pipeline = try #require(answer.body["id"] as? String, "\(answer.body)")
+            answer = try await client.call(.post, "/api/v1/pipelines/\(pipeline)/runs", token: token)
+            let run = try #require(answer.body["id"] as? String, "\(answer.body)")
+            _ = try await client.raw(.get, "/api/v1/runs/\(run)/events", token: token)
+            answer = try await client.call(.get, "/api/v1/runs/\(run)", token: token)
+            #expect(answer.body["status"] as? String == "completed", "\(answer.body)")
+            #expect(answer.body["written"] as? Int == 2)
+            let written = try FileManager.default.contentsOfDirectory(atPath: target.path).sorted()
+            #expect(written == ["a.txt", "b.txt"])
+            #expect(try String(contentsOf: target.appendingPathComponent("b.txt"), encoding: .utf8) == "content of b.txt")
         }
         await fixture.stop()
     }

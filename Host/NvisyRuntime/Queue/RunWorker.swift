@@ -19,8 +19,8 @@ public struct RunWorker: Service {
     public let runs: RunRepository
     public let jetStream: JetStream
     public let executor: PipelineExecutor
-    /// The connections of a workspace, credentials opened (the server's resolver).
-    public let resolver: @Sendable (UUID) -> any ConnectionResolver
+    /// The connections a run may use (its workspace's, credentials opened: the server's resolver).
+    public let resolver: @Sendable (RunRecord) -> any ConnectionResolver
     public let settings: RunWorkerSettings
     /// Fires scheduled pipelines beside the queue (nil: this worker does not).
     public let scheduler: PipelineScheduler?
@@ -28,7 +28,7 @@ public struct RunWorker: Service {
     let active = ActiveRuns()
 
     public init(runs: RunRepository, jetStream: JetStream, executor: PipelineExecutor,
-                resolver: @escaping @Sendable (UUID) -> any ConnectionResolver, settings: RunWorkerSettings = RunWorkerSettings(),
+                resolver: @escaping @Sendable (RunRecord) -> any ConnectionResolver, settings: RunWorkerSettings = RunWorkerSettings(),
                 scheduler: PipelineScheduler? = nil, logger: Logger) {
         self.runs = runs
         self.jetStream = jetStream
@@ -119,7 +119,7 @@ public struct RunWorker: Service {
         let plan: ExecutionPlan
         do {
             let definition = try JSONDecoder().decode(PipelineDefinition.self, from: Data(run.definitionJSON.utf8))
-            plan = try await PipelineCompiler(host: executor.host, connections: resolver(run.workspaceID)).compile(definition)
+            plan = try await PipelineCompiler(host: executor.host, connections: resolver(run)).compile(definition)
         } catch let error as PipelineCompileError {
             await end(run, .failed, error.nvisyError, progress: nil, message, meta)
             return

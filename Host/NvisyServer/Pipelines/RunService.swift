@@ -29,6 +29,17 @@ public struct RunService: Sendable {
         WorkspaceConnectionResolver(workspaceID: workspaceID, connections: connections, keyring: keyring)
     }
 
+    /// The resolver a worker uses for `run`: its workspace's connections, and the file that
+    /// started it when a file upload did.
+    public func resolver(for run: RunRecord) -> WorkspaceConnectionResolver {
+        var file: UUID?
+        if run.trigger == "file", let json = run.triggerDetailJSON,
+           let detail = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)) {
+            file = detail["fileId"].flatMap(UUID.init(uuidString:))
+        }
+        return WorkspaceConnectionResolver(workspaceID: run.workspaceID, triggerFileID: file, connections: connections, keyring: keyring)
+    }
+
     /// The compiler for one workspace.
     public func compiler(for workspaceID: UUID) -> PipelineCompiler {
         PipelineCompiler(host: plugins, connections: resolver(for: workspaceID))
