@@ -20,6 +20,11 @@ public struct APIDependencies: Sendable {
     public var runs: RunRepository
     /// Compiles pipelines and queues runs; the pipeline and run routes answer 503 without it.
     public var runService: RunService?
+
+    /// Starts the runs of pipelines triggered by an upload (nil without a run service).
+    public var fileUploadTrigger: FileUploadTrigger? {
+        runService.map { FileUploadTrigger(pipelines: pipelines, runs: runs, service: $0) }
+    }
     /// Seals and opens connection credentials; connections with credentials need it.
     public var keyring: CredentialKeyring?
     /// Validates connection configs and makes provider instances for `check`.
