@@ -15,11 +15,12 @@ public struct Webhooks: Sendable {
 
     /// Needs only the database: test events and retries are recorded as unqueued deliveries,
     /// which a host running the ``WebhookService`` hands to JetStream.
-    public init(client: PostgresClient, cipher: CredentialCipher?, settings: WebhookSettings = WebhookSettings(), logger: Logger) {
+    /// `keyring` seals the secrets (nil: stored unsealed, as the row records).
+    public init(client: PostgresClient, keyring: CredentialKeyring?, settings: WebhookSettings = WebhookSettings(), logger: Logger) {
         self.client = client
         self.repository = WebhookRepository(client: client, logger: logger)
         self.settings = settings
-        self.secrets = WebhookSecrets(cipher: cipher)
+        self.secrets = WebhookSecrets(keyring: keyring)
         self.logger = logger
     }
 
@@ -51,7 +52,7 @@ public struct Webhooks: Sendable {
         let sealed = try secrets.seal(secret, workspaceID: workspaceID, webhookID: id)
         let record = try await repository.create(NewWebhook(
             id: id, workspaceID: workspaceID, url: url, description: description, eventTypes: eventTypes,
-            headersJSON: Self.json(headers), secret: sealed.bytes, secretSealed: sealed.sealed, createdBy: createdBy))
+            headersJSON: Self.json(headers), secret: sealed.bytes, secretSealed: sealed.sealed, keyID: sealed.keyID, createdBy: createdBy))
         return (record, secret)
     }
 
@@ -59,11 +60,16 @@ public struct Webhooks: Sendable {
     public func rotateSecret(_ webhook: WebhookRecord, grace: Duration? = nil) async throws(NvisyError) -> (WebhookRecord, WebhookSecret) {
         let current = try secrets.signing(webhook)[0]
         let fresh = try WebhookSecret.generate()
-        let sealedNew = try secrets.seal(fresh, workspaceID: webhook.workspaceID, webhookID: webhook.id)
-        let sealedOld = try secrets.seal(current, workspaceID: webhook.workspaceID, webhookID: webhook.id)
+        // Both under one key (a key rotation may switch the current key between two seals).
+        var sealedNew = try secrets.seal(fresh, workspaceID: webhook.workspaceID, webhookID: webhook.id)
+        var sealedOld = try secrets.seal(current, workspaceID: webhook.workspaceID, webhookID: webhook.id)
+        while sealedOld.keyID != sealedNew.keyID {
+            sealedNew = try secrets.seal(fresh, workspaceID: webhook.workspaceID, webhookID: webhook.id)
+            sealedOld = try secrets.seal(current, workspaceID: webhook.workspaceID, webhookID: webhook.id)
+        }
         let period = grace ?? settings.rotationGracePeriod
         let until = Date().addingTimeInterval(Double(period.components.seconds) + Double(period.components.attoseconds) / 1e18)
-        guard let updated = try await repository.rotate(id: webhook.id, secret: sealedNew.bytes, sealed: sealedNew.sealed,
+        guard let updated = try await repository.rotate(id: webhook.id, secret: sealedNew.bytes, sealed: sealedNew.sealed, keyID: sealedNew.keyID,
                                                         previousSecret: sealedOld.bytes, previousExpiresAt: until) else {
             throw NvisyError.notFound("webhook \(webhook.id) does not exist")
         }

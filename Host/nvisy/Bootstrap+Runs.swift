@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NvisyCore
 import NvisyNATS
 import NvisyPlugins
 import NvisyPostgres

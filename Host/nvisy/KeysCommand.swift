@@ -85,6 +85,21 @@ struct KeysCommand: AsyncParsableCommand {
                     done += n
                     print("re-encrypted \(done)/\(max(total, done)) credentials")
                 }
+                // Webhook secrets are sealed with the same keys.
+                let webhooks = WebhookRepository(client: database.client, logger: logger)
+                let hooks = try await webhooks.countSealed(notWith: target)
+                var resealed = 0
+                while true {
+                    let n = try await webhooks.resealBatch(notWith: target, limit: max(1, batchSize)) { workspace, id, keyID, sealed in
+                        let plain = try keyring.open(sealed, keyID: keyID, workspaceID: workspace, recordID: id)
+                        let fresh = try keyring.seal(plain, workspaceID: workspace, recordID: id)
+                        guard fresh.keyID == target else { throw NvisyError.conflict("the pending key changed during the rotation; run nvisy keys rotate again") }
+                        return fresh.sealed
+                    }
+                    if n == 0 { break }
+                    resealed += n
+                    print("re-encrypted \(resealed)/\(max(hooks, resealed)) webhook secrets")
+                }
                 try finish(config: config, pending: pending, target: target)
             } catch {
                 pool.cancel()

@@ -48,11 +48,10 @@ struct ServeCommand: AsyncParsableCommand {
         api.fileStore = fileStore
         let plugins = await Bootstrap.plugins(config, files: fileStore, logger: logger)
         // Webhooks: secrets sealed with the master key; delivery runs beside the HTTP server.
-        let webhooks = Webhooks(client: database.client, cipher: CredentialCipher(masterKey: masterKey),
-                                settings: config.webhookSettings, logger: logger)
+        let keyring = Bootstrap.keyring(masterKey, config)
+        let webhooks = Webhooks(client: database.client, keyring: keyring, settings: config.webhookSettings, logger: logger)
         api.webhooks = webhooks
         // Connections: credentials sealed with the master key (rotation-aware); files in the object store.
-        let keyring = Bootstrap.keyring(masterKey, config)
         api.keyring = keyring
         api.plugins = plugins
         // Pipelines: compiled against the workspace's connections, queued on JetStream, executed

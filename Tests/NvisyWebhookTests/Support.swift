@@ -129,8 +129,8 @@ struct WebhookEnv {
         let connection = try await NATSConnection.connect(url: await nats.url, timeout: .seconds(5), logger: TestPostgres.logger)
         var settings = testSettings
         configure(&settings)
-        let cipher = CredentialCipher(masterKey: try MasterKey.generate())
-        let webhooks = Webhooks(client: database.client, cipher: cipher, settings: settings,
+        let keyring = CredentialKeyring(primary: try MasterKey.generate())
+        let webhooks = Webhooks(client: database.client, keyring: keyring, settings: settings,
                                 logger: TestPostgres.logger)
         let accountID = UUID.v7()
         let workspaceID = UUID.v7()

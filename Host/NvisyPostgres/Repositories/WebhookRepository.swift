@@ -24,6 +24,8 @@ public struct WebhookRecord: Sendable, Equatable {
     public var failingSince: Date?
     public var createdAt: Date
     public var updatedAt: Date
+    /// The master key that sealed `secret` and `previousSecret` (nil: before key ids, or unsealed).
+    public var keyID: String? = nil
 }
 
 /// A row of `webhook_deliveries`: one event for one endpoint, with its attempts when listed.
@@ -68,10 +70,12 @@ public struct NewWebhook: Sendable {
     public var headersJSON: String
     public var secret: [UInt8]
     public var secretSealed: Bool
+    public var keyID: String?
     public var createdBy: UUID?
 
     public init(id: UUID, workspaceID: UUID, url: String, description: String?, eventTypes: [String], headersJSON: String,
-                secret: [UInt8], secretSealed: Bool, createdBy: UUID?) {
+                secret: [UInt8], secretSealed: Bool, keyID: String? = nil, createdBy: UUID?) {
+        self.keyID = keyID
         self.id = id
         self.workspaceID = workspaceID
         self.url = url
@@ -104,7 +108,7 @@ public struct WebhookRepository: Sendable {
 
     static let columns = """
         id, workspace_id, url, description, event_types, headers::text, status, paused_reason, secret, secret_sealed,
-        previous_secret, previous_expires_at, failing_since, created_at, updated_at
+        previous_secret, previous_expires_at, failing_since, created_at, updated_at, key_id
         """
 
     static func records(_ rows: PostgresRowSequence) async throws -> [WebhookRecord] {
@@ -120,7 +124,7 @@ public struct WebhookRepository: Sendable {
                 secretSealed: try c[9].decode(Bool.self),
                 previousSecret: try c[10].decode(Data?.self).map { [UInt8]($0) },
                 previousExpiresAt: try c[11].decode(Date?.self), failingSince: try c[12].decode(Date?.self),
-                createdAt: try c[13].decode(Date.self), updatedAt: try c[14].decode(Date.self)))
+                createdAt: try c[13].decode(Date.self), updatedAt: try c[14].decode(Date.self), keyID: try c[15].decode(String?.self)))
         }
         return out
     }
@@ -128,9 +132,9 @@ public struct WebhookRepository: Sendable {
     public func create(_ new: NewWebhook) async throws(NvisyError) -> WebhookRecord {
         do {
             let rows = try await client.query("""
-                INSERT INTO webhooks (id, workspace_id, url, description, event_types, headers, secret, secret_sealed, created_by)
+                INSERT INTO webhooks (id, workspace_id, url, description, event_types, headers, secret, secret_sealed, key_id, created_by)
                 VALUES (\(new.id), \(new.workspaceID), \(new.url), \(new.description), \(new.eventTypes), \(new.headersJSON)::jsonb,
-                        \(Data(new.secret)), \(new.secretSealed), \(new.createdBy))
+                        \(Data(new.secret)), \(new.secretSealed), \(new.keyID), \(new.createdBy))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             guard let record = try await Self.records(rows).first else { throw NvisyError.internal("webhook insert returned nothing") }
@@ -198,16 +202,55 @@ public struct WebhookRepository: Sendable {
     }
 
     /// Replaces the secret; the previous one keeps signing until `previousExpiresAt`.
-    public func rotate(id: UUID, secret: [UInt8], sealed: Bool, previousSecret: [UInt8], previousExpiresAt: Date)
+    public func rotate(id: UUID, secret: [UInt8], sealed: Bool, keyID: String? = nil, previousSecret: [UInt8], previousExpiresAt: Date)
         async throws(NvisyError) -> WebhookRecord? {
         do {
             let rows = try await client.query("""
-                UPDATE webhooks SET secret = \(Data(secret)), secret_sealed = \(sealed),
+                UPDATE webhooks SET secret = \(Data(secret)), secret_sealed = \(sealed), key_id = \(keyID),
                     previous_secret = \(Data(previousSecret)), previous_expires_at = \(previousExpiresAt), updated_at = now()
                 WHERE id = \(id) RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             return try await Self.records(rows).first
         } catch { throw PostgresErrors.wrap(error, "rotate webhook secret") }
+    }
+
+    // MARK: Master key rotation
+
+    /// How many webhooks still have secrets sealed with a key other than `keyID`.
+    public func countSealed(notWith keyID: String) async throws(NvisyError) -> Int {
+        do {
+            let rows = try await client.query("SELECT count(*)::bigint FROM webhooks WHERE secret_sealed AND key_id IS DISTINCT FROM \(keyID)",
+                                              logger: logger)
+            for try await n in rows.decode(Int64.self) { return Int(n) }
+            return 0
+        } catch { throw PostgresErrors.wrap(error, "count sealed webhook secrets") }
+    }
+
+    /// Re-seals the secrets (current and previous) of up to `limit` webhooks not sealed with
+    /// `keyID`, in one transaction with the rows locked (`SKIP LOCKED`). `reseal` gets
+    /// (workspace, webhook id, old key id, sealed bytes) and returns them sealed anew.
+    public func resealBatch(notWith keyID: String, limit: Int,
+                            reseal: @Sendable (UUID, UUID, String?, [UInt8]) throws -> [UInt8]) async throws(NvisyError) -> Int {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query("""
+                    SELECT id, workspace_id, key_id, secret, previous_secret FROM webhooks
+                    WHERE secret_sealed AND key_id IS DISTINCT FROM \(keyID)
+                    ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                    """, logger: logger)
+                var batch: [(UUID, UUID, String?, Data, Data?)] = []
+                for try await row in rows.decode((UUID, UUID, String?, Data, Data?).self) { batch.append(row) }
+                for (id, workspace, oldKey, secret, previous) in batch {
+                    let fresh = try reseal(workspace, id, oldKey, [UInt8](secret))
+                    let freshPrevious = try previous.map { try reseal(workspace, id, oldKey, [UInt8]($0)) }
+                    try await connection.query("""
+                        UPDATE webhooks SET secret = \(Data(fresh)), previous_secret = \(freshPrevious.map { Data($0) }), key_id = \(keyID)
+                        WHERE id = \(id)
+                        """, logger: logger).drain()
+                }
+                return batch.count
+            }
+        } catch { throw PostgresErrors.wrap(error, "re-seal webhook secrets") }
     }
 
     // MARK: Deliveries

@@ -51,7 +51,7 @@ public struct APIDependencies: Sendable {
         files = FileRepository(client: client, logger: logger)
         pipelines = PipelineRepository(client: client, logger: logger)
         runs = RunRepository(client: client, logger: logger)
-        webhooks = Webhooks(client: client, cipher: nil, logger: logger)
+        webhooks = Webhooks(client: client, keyring: nil, logger: logger)
         self.keys = keys
         self.hasher = hasher
         self.settings = settings
