@@ -26,14 +26,14 @@ struct FilesTests {
         return out
     }
 
-    @Test("upload and download 0 B, 1 B, 32 MiB with equal digests; Range; ETag; versions; filters; event; 404 across workspaces")
+    @Test("upload and download 0 B, 1 B, 64 MiB (a live server on a socket) with equal digests; Range; ETag; versions; filters; event; 404 across workspaces")
     func roundTrips() async throws {
         let fixture = try await ContentFixture.make("api_files", nats: true) { $0.maxFileBytes = 100 << 20 }
         let objects = fixture.api.fileStore!.objects
         try await fixture.app().test(.live) { client in
             let (token, _) = try await client.signup("files-\(UUID().uuidString.prefix(6))@example.com")
             let ws = try await client.workspace(token)
-            for size in (ProcessInfo.processInfo.environment["NVISY_FILES_SIZES"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [0, 1, 32 << 20]) {
+            for size in (ProcessInfo.processInfo.environment["NVISY_FILES_SIZES"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [0, 1, 64 << 20]) {
                 let bytes = Self.pattern(size)
                 let up = try await client.raw(.post, "/api/v1/workspaces/\(ws)/files?name=blob-\(size).bin&tags=a,b", token: token,
                                               body: ByteBuffer(bytes: bytes), headers: [.contentType: "application/octet-stream"])

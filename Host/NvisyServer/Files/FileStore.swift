@@ -14,7 +14,7 @@ import NvisyPostgres
 /// finally marks the row `ready` together with its `file.uploaded` event. Any failure — too
 /// large, over quota, the client gone — purges the object's chunks and removes the row, so
 /// object and row exist both or neither; ``sweep(olderThan:)`` (run at start) removes what a
-/// crashed host left behind.
+/// crashed host left behind: unfinished rows, objects without a row, chunks without an object.
 public final class FileStore: Sendable {
     public static let bucket = "nvisy-files"
     public let objects: ObjectStore
@@ -101,21 +101,42 @@ public final class FileStore: Sendable {
         await Task { [self] in await discard(id: file.id, key: file.objectKey) }.value
     }
 
-    /// Removes uploads that never finished and deletes that never completed, last touched before
-    /// `olderThan` ago. Returns how many were removed. Safe with several hosts: a live upload
-    /// touches nothing older than the grace period only if it runs longer than it.
+    /// Removes what interrupted uploads and deletes left behind (run at start):
+    /// - rows not `ready` (uploads that never finished, deletes that never completed) last touched
+    ///   before `grace` ago, with their objects;
+    /// - objects of this store (`f/…`) that no row names: an upload inserts its row before it
+    ///   writes a byte and a delete removes the object before the row, so such an object is
+    ///   never live — nothing newer than the listing is looked at;
+    /// - chunks no object names (a put that died before its metadata) idle for `grace`.
+    ///
+    /// Returns how many rows, objects and chunk sets were removed. Safe with several hosts.
     @discardableResult
     public func sweep(olderThan grace: Duration = .seconds(3600)) async -> Int {
         let before = Date().addingTimeInterval(-Double(grace.components.seconds))
+        var removed = 0
         do {
             let rows = try await files.leftovers(before: before)
             for row in rows { await discard(id: row.id, key: row.objectKey) }
             if !rows.isEmpty { logger.notice("swept unfinished uploads and deletes", metadata: ["count": "\(rows.count)"]) }
-            return rows.count
+            removed += rows.count
         } catch {
             logger.warning("cannot sweep unfinished uploads", metadata: ["error": "\(error)"])
-            return 0
         }
+        do {
+            var orphans = 0
+            for object in try await objects.list() where object.name.hasPrefix("f/") {
+                guard try await !files.objectKeyExists(object.name) else { continue }
+                do { try await objects.delete(object.name) } catch let error as NvisyError where error.kind == .notFound { continue }
+                orphans += 1
+            }
+            if orphans > 0 { logger.notice("swept objects without a file row", metadata: ["count": "\(orphans)"]) }
+            let chunks = try await objects.purgeOrphanedChunks(olderThan: grace)
+            if chunks > 0 { logger.notice("swept chunks of unfinished object writes", metadata: ["count": "\(chunks)"]) }
+            removed += orphans + chunks
+        } catch {
+            logger.warning("cannot sweep the object store", metadata: ["error": "\(error)"])
+        }
+        return removed
     }
 
     static func tooLarge(_ message: String) -> HTTPError {
