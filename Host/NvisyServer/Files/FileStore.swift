@@ -180,18 +180,38 @@ final class Meter: @unchecked Sendable {
     }
 }
 
-/// The request body as byte arrays, through a ``Meter``.
+/// The request body as byte arrays of up to ``batch`` bytes, through a ``Meter``.
+///
+/// A socket delivers the body in pieces of a few KiB; each piece handed to the object store
+/// costs a hop to its blocking thread pool, so small pieces are gathered first (memory stays
+/// bounded by one batch).
 struct MeteredBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
     typealias Element = [UInt8]
+    static var batch: Int { 256 * 1024 }
     let base: Base
     let meter: Meter
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let meter: Meter
+        var ended = false
+
         mutating func next() async throws -> [UInt8]? {
-            guard let buffer = try await base.next() else { return nil }
-            let bytes = Array(buffer: buffer)
+            guard !ended else { return nil }
+            var bytes: [UInt8] = []
+            while bytes.count < MeteredBody.batch {
+                guard let buffer = try await base.next() else {
+                    ended = true
+                    break
+                }
+                if bytes.isEmpty && buffer.readableBytes >= MeteredBody.batch {
+                    bytes = Array(buffer: buffer)
+                } else {
+                    if bytes.isEmpty { bytes.reserveCapacity(MeteredBody.batch + buffer.readableBytes) }
+                    bytes.append(contentsOf: buffer.readableBytesView)
+                }
+            }
+            if bytes.isEmpty { return nil }
             try meter.add(bytes)
             return bytes
         }
