@@ -64,7 +64,7 @@ struct FilesMultipartTests {
                 offset += n
                 k += 1
             }
-            let reader = try MultipartFormReader(body: byteStream(chunks), contentType: Form.contentType)
+            let reader = try MultipartFormReader.make(body: byteStream(chunks), contentType: Form.contentType)
             let tags = try #require(try await reader.nextPart())
             #expect(tags.name == "tags")
             #expect(try await reader.text(max: 100, field: "tags") == "x,y")

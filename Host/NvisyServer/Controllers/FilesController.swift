@@ -54,7 +54,7 @@ struct FilesController {
         let file: FileRecord
         if let contentType, contentType.lowercased().hasPrefix("multipart/") {
             // The form's fields come first; the file part's bytes then stream into the store.
-            let reader = try MultipartFormReader(body: request.body, contentType: contentType)
+            let reader = try MultipartFormReader.make(body: request.body, contentType: contentType)
             var fieldName: String?
             var fieldTags: [String] = []
             var filePart: MultipartFormReader<RequestBody>.Part?

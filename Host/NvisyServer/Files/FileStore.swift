@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -64,8 +63,13 @@ public final class FileStore: Sendable {
                               declaredType: upload.declaredType, tags: upload.tags, createdBy: upload.createdBy)
         let meter = Meter(limit: limit, maxBytes: maxBytes, quota: quota)
         do {
-            _ = try await objects.put(key, chunks: MeteredBody(base: body, meter: meter))
-            let (size, digest, head) = meter.result()
+            let info = try await objects.put(key, chunks: MeteredBody(base: body, meter: meter))
+            // The object store hashes every byte it stores (SHA-256, ADR-20): that digest is the
+            // file's, so the bytes are hashed once, not twice.
+            guard let digest = Self.hex(objectDigest: info.digest), UInt64(meter.result().0) == info.size else {
+                throw NvisyError.internal("the object store reported \(info.size) bytes with digest \(info.digest) for an upload of \(meter.result().0) bytes")
+            }
+            let (size, head) = meter.result()
             let sniffed = ContentSniffer.sniff(head, name: upload.name)
             let contentType = ContentSniffer.choose(sniffed: sniffed, declared: upload.declaredType, name: upload.name)
             return try await files.complete(id: id, size: size, sha256: digest, sniffedType: sniffed, contentType: contentType) { file in
@@ -139,15 +143,23 @@ public final class FileStore: Sendable {
         return removed
     }
 
+    /// Lowercase hex of an ADR-20 digest `SHA-256=<base64url>`; nil if it is not one.
+    static func hex(objectDigest: String) -> String? {
+        guard objectDigest.lowercased().hasPrefix("sha-256=") else { return nil }
+        var text = String(objectDigest.dropFirst(8)).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        guard let bytes = Data(base64Encoded: text), bytes.count == 32 else { return nil }
+        return bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
     static func tooLarge(_ message: String) -> HTTPError {
         HTTPError(.contentTooLarge, message: message)
     }
 }
 
-/// Counts, hashes and bounds the bytes of an upload as they pass.
+/// Counts and bounds the bytes of an upload as they pass, and keeps its first 512 bytes (for sniffing).
 final class Meter: @unchecked Sendable {
     private let lock = NSLock()
-    private var hasher = SHA256()
     private var size: Int64 = 0
     private var head: [UInt8] = []
     let limit: Int64
@@ -170,13 +182,12 @@ final class Meter: @unchecked Sendable {
                     : FileStore.tooLarge("the file does not fit in the workspace quota of \(quota) bytes")
                 throw overLimit!
             }
-            hasher.update(data: bytes)
             if head.count < 512 { head += bytes.prefix(512 - head.count) }
         }
     }
 
-    func result() -> (Int64, String, [UInt8]) {
-        lock.withLock { (size, hasher.finalize().map { String(format: "%02x", $0) }.joined(), head) }
+    func result() -> (Int64, [UInt8]) {
+        lock.withLock { (size, head) }
     }
 }
 

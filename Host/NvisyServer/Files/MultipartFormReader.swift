@@ -45,11 +45,19 @@ final class MultipartFormReader<Base: AsyncSequence & Sendable>: @unchecked Send
     private let busy = Mutex(false)
     let boundary: String
 
+    /// A reader of `body`, whose Content-Type is `contentType`.
+    ///
     /// - Throws: `invalidInput` when `contentType` is not `multipart/form-data` with a usable boundary.
-    init(body: Base, contentType: String) throws(NvisyError) {
+    static func make(body: Base, contentType: String) throws(NvisyError) -> MultipartFormReader {
         guard let boundary = Self.boundary(of: contentType) else {
             throw Self.bad("a multipart/form-data body needs a boundary parameter of 1 to 70 characters in its Content-Type")
         }
+        return MultipartFormReader(body: body, boundary: boundary)
+    }
+
+    // Not throwing: a throwing initializer of a class with a Mutex stored property crashes the
+    // Swift 6.3 optimizer (release builds) on its partial-destruction path.
+    private init(body: Base, boundary: String) {
         self.boundary = boundary
         self.delimiter = Array("\r\n--\(boundary)".utf8)
         self.iterator = body.makeAsyncIterator()
