@@ -134,6 +134,8 @@ struct FilesMultipartTests {
         ("no name at all", Form.contentType, "is required"),
         ("garbage", Form.contentType, "no boundary"),
         ("over the size limit", Form.contentType, "larger than the limit"),
+        ("NUL in a tag", Form.contentType, "must not contain control characters"),
+        ("NUL in the part's type", Form.contentType, "Content-Type must be a media type"),
     ])
     func malformed(_ label: String, _ contentType: String, _ message: String) async throws {
         let fixture = try await ContentFixture.make("api_multipart_bad", nats: true) { $0.maxFileBytes = 1 << 20 }
@@ -148,6 +150,8 @@ struct FilesMultipartTests {
             form.bytes = Array("--\(Form.boundary)\r\nContent-Disposition: form-data; filename=\"a.txt\"\r\n\r\nabc\r\n--\(Form.boundary)--\r\n".utf8)
         case "no name at all": form.file(filename: nil, type: nil, [1]); form.close()
         case "garbage": form.bytes = Array(repeating: UInt8(ascii: "z"), count: 100_000)
+        case "NUL in a tag": form.field("tags", "a\u{0}b"); form.file(filename: "a.txt", type: nil, [1]); form.close()
+        case "NUL in the part's type": form.file(filename: "a.txt", type: "text/plain\u{0}", [1]); form.close()
         case "over the size limit": form.file(filename: "big.bin", type: nil, FilesTests.pattern((1 << 20) + 1)); form.close()
         default: form.file(filename: "a.txt", type: nil, [1]); form.close()
         }

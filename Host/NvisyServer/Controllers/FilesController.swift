@@ -73,6 +73,9 @@ struct FilesController {
             let rawName = queryName ?? fieldName ?? filePart.filename
             let (name, tags) = try Self.validate(rawName, queryTags + fieldTags,
                                                  missing: "is required: pass ?name=, a name field, or a filename in the file part")
+            if let type = filePart.contentType, Self.hasControl(type) || type.count > 255 {
+                throw NvisyError.invalidInput("the file part's Content-Type must be a media type without control characters", pointer: "/file")
+            }
             let upload = FileStore.Upload(workspaceID: workspaceID, name: name, declaredType: filePart.contentType, tags: tags,
                                           createdBy: me.accountID, declaredSize: nil)
             file = try await store.upload(upload, body: MultipartFileBody(reader: reader, partName: "file"),
@@ -91,6 +94,11 @@ struct FilesController {
         return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// Whether `text` has a control character (NUL, newline, DEL...), which no name, tag or type may hold.
+    static func hasControl(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }
+
     /// Comma-separated tags, trimmed, empty ones dropped.
     static func tags(_ text: String?) -> [String] {
         (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -101,9 +109,10 @@ struct FilesController {
         var check = Validation()
         let name = check.text(rawName, at: "/name", max: 255)
         if rawName == nil { check.fail("/name", missing) }
-        if let name, name.contains("/") || name.contains("\u{0}") { check.fail("/name", "must not contain / or NUL") }
+        if let name, name.contains("/") || Self.hasControl(name) { check.fail("/name", "must not contain / or control characters") }
         let unique = Array(Set(tags)).sorted()
         if unique.count > 50 || unique.contains(where: { $0.count > 100 }) { check.fail("/tags", "at most 50 tags of at most 100 characters") }
+        if unique.contains(where: Self.hasControl) { check.fail("/tags", "must not contain control characters") }
         try check.check()
         return (name ?? "", unique)
     }
