@@ -244,7 +244,8 @@ let package = Package(
         ),
         .testTarget(
             name: "NvisyEndToEndTests",
-            dependencies: ["nvisy", "NvisyCore", "NvisyTestSupport"],
+            dependencies: ["nvisy", "NvisyCore", "NvisyTestSupport", "NvisyNATS", "NvisyPostgres",
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swift6
         ),
         .testTarget(

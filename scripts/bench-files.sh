@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB="${1:-512}"
 SCRATCH="${NVISY_BENCH_SCRATCH:-.build-bench}"
+# nvisy refuses NVISY_* variables it does not know: this one is the script's, not the server's.
+unset NVISY_BENCH_SCRATCH
 [ -x .venv/bin/python ] || { echo "bench-files: .venv missing; run scripts/install-deps.sh" >&2; exit 1; }
 command -v curl >/dev/null || { echo "bench-files: curl missing" >&2; exit 1; }
 log=$(mktemp)

@@ -46,6 +46,13 @@ struct KeysCommand: AsyncParsableCommand {
         var newKeyFile: String?
         @Option(name: .customLong("batch-size"), help: "Credentials re-encrypted per transaction (default 100)")
         var batchSize: Int = 100
+        @Option(name: .customLong("batch-pause-ms"), help: "Pause between batches, to spare a busy database (default 0)")
+        var batchPauseMS: Int = 0
+
+        func validate() throws {
+            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+            guard (0...600_000).contains(batchPauseMS) else { throw ValidationError("--batch-pause-ms must be 0 ... 600000") }
+        }
 
         func run() async throws {
             let config = try options.load()
@@ -63,6 +70,7 @@ struct KeysCommand: AsyncParsableCommand {
             }
             let target = keyring.currentKeyID
             print("\(resumed ? "resuming the rotation" : "rotating") from key \(CredentialKeyring.keyID(of: current)) to key \(target) (pending key: \(pending))")
+            fflush(nil)
             // The embedded database belongs to one process at a time: take the data dir lock then.
             let lock = config.databaseURL == nil ? try DirectoryLock(directory: config.dataDirectory) : nil
             let (url, embedded) = try await Bootstrap.database(config, logger: logger)
@@ -84,6 +92,9 @@ struct KeysCommand: AsyncParsableCommand {
                     if n == 0 { break }
                     done += n
                     print("re-encrypted \(done)/\(max(total, done)) credentials")
+                    // Progress is visible at once even when stdout is a file or a pipe (nil: every output stream).
+                    fflush(nil)
+                    if batchPauseMS > 0 { try await Task.sleep(for: .milliseconds(batchPauseMS)) }
                 }
                 // Webhook secrets are sealed with the same keys.
                 let webhooks = WebhookRepository(client: database.client, logger: logger)

@@ -8,6 +8,9 @@ import NvisyPlugins
 import NvisyPostgres
 import NvisyTestSupport
 import Synchronization
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 @testable import NvisyServer
 
@@ -121,4 +124,20 @@ func byteStream(_ chunks: [ByteBuffer]) -> AsyncStream<ByteBuffer> {
         for chunk in chunks { continuation.yield(chunk) }
         continuation.finish()
     }
+}
+
+/// A request to a live test server over a real socket with URLSession, for big bodies:
+/// HummingbirdTesting's live client gives a whole request 20 s, which a 64 MiB round trip in a
+/// debug build on a busy 2-core machine can exceed without anything being wrong.
+func socketRequest(port: Int, _ method: String, _ path: String, token: String, body: Data? = nil,
+                   contentType: String? = nil) async throws -> (status: Int, response: HTTPURLResponse, body: Data) {
+    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+    request.httpMethod = method
+    request.timeoutInterval = 300
+    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+    if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+    request.httpBody = body
+    let (data, response) = try await URLSession.shared.data(for: request)
+    guard let http = response as? HTTPURLResponse else { throw NvisyError.internal("not an HTTP response") }
+    return (http.statusCode, http, data)
 }

@@ -9,8 +9,9 @@ import NvisyPostgres
 /// control of the answer's headers. They are in openapi.yaml too (documented, and in the
 /// authorization matrix); ``APIRoutes`` leaves them out of the generated registration.
 ///
-/// - `POST /api/v1/workspaces/{workspaceId}/files?name=&tags=`: the body is the file (not
-///   buffered, not bound by `max_body_bytes`: by `max_file_bytes` and the workspace quota).
+/// - `POST /api/v1/workspaces/{workspaceId}/files?name=&tags=`: the body is the file, or a
+///   `multipart/form-data` form with fields `name`, `tags` and then a `file` part (not buffered,
+///   not bound by `max_body_bytes`: by `max_file_bytes` and the workspace quota).
 /// - `GET /api/v1/files/{fileId}/content`: Content-Type, Content-Length, ETag (the SHA-256),
 ///   Accept-Ranges, one `Range: bytes=…` (206 / 416), `If-None-Match` (304).
 struct FilesController {
@@ -47,25 +48,73 @@ struct FilesController {
         try await context.require(.editContent, in: workspaceID)
         let store = try store()
         let query = request.uri.queryParameters
-        var check = Validation()
-        let rawName = query["name"].map(String.init) ?? Self.filename(request.headers[.contentDisposition])
-        let name = check.text(rawName, at: "/name", max: 255)
-        if rawName == nil { check.fail("/name", "is required: pass ?name= or a Content-Disposition filename") }
-        if let name, name.contains("/") || name.contains("\u{0}") { check.fail("/name", "must not contain / or NUL") }
-        let tags = (query["tags"].map(String.init) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if tags.count > 50 || tags.contains(where: { $0.count > 100 }) { check.fail("/tags", "at most 50 tags of at most 100 characters") }
-        try check.check()
-        if let type = request.headers[.contentType], type.lowercased().hasPrefix("multipart/") {
-            throw NvisyError.invalidInput("multipart uploads are not supported yet: send the file as the raw body with ?name=", pointer: "/body")
+        let queryName = query["name"].map(String.init)
+        let queryTags = Self.tags(query["tags"].map(String.init))
+        let contentType = request.headers[.contentType]
+        let file: FileRecord
+        if let contentType, contentType.lowercased().hasPrefix("multipart/") {
+            // The form's fields come first; the file part's bytes then stream into the store.
+            let reader = try MultipartFormReader.make(body: request.body, contentType: contentType)
+            var fieldName: String?
+            var fieldTags: [String] = []
+            var filePart: MultipartFormReader<RequestBody>.Part?
+            parts: while let part = try await reader.nextPart() {
+                switch part.name {
+                case "file":
+                    filePart = part
+                    break parts
+                case "name": fieldName = try await reader.text(max: 1024, field: "name")
+                case "tags": fieldTags += Self.tags(try await reader.text(max: 4096, field: "tags"))
+                default:
+                    throw MultipartFormReader<RequestBody>.bad("unknown field \(part.name.prefix(100).debugDescription): the form takes name, tags and file")
+                }
+            }
+            guard let filePart else { throw MultipartFormReader<RequestBody>.bad("the form has no part named file") }
+            let rawName = queryName ?? fieldName ?? filePart.filename
+            let (name, tags) = try Self.validate(rawName, queryTags + fieldTags,
+                                                 missing: "is required: pass ?name=, a name field, or a filename in the file part")
+            if let type = filePart.contentType, Self.hasControl(type) || type.count > 255 {
+                throw NvisyError.invalidInput("the file part's Content-Type must be a media type without control characters", pointer: "/file")
+            }
+            let upload = FileStore.Upload(workspaceID: workspaceID, name: name, declaredType: filePart.contentType, tags: tags,
+                                          createdBy: me.accountID, declaredSize: nil)
+            file = try await store.upload(upload, body: MultipartFileBody(reader: reader, partName: "file"),
+                                          maxBytes: api.settings.maxFileBytes, quota: api.settings.workspaceQuotaBytes)
+        } else {
+            let rawName = queryName ?? Self.filename(request.headers[.contentDisposition])
+            let (name, tags) = try Self.validate(rawName, queryTags, missing: "is required: pass ?name= or a Content-Disposition filename")
+            let upload = FileStore.Upload(workspaceID: workspaceID, name: name, declaredType: contentType, tags: tags,
+                                          createdBy: me.accountID, declaredSize: request.headers[.contentLength].flatMap(Int64.init))
+            file = try await store.upload(upload, body: request.body, maxBytes: api.settings.maxFileBytes, quota: api.settings.workspaceQuotaBytes)
         }
-        let upload = FileStore.Upload(workspaceID: workspaceID, name: name ?? "", declaredType: request.headers[.contentType], tags: Array(Set(tags)).sorted(),
-                                      createdBy: me.accountID, declaredSize: request.headers[.contentLength].flatMap(Int64.init))
-        let file = try await store.upload(upload, body: request.body, maxBytes: api.settings.maxFileBytes, quota: api.settings.workspaceQuotaBytes)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.location] = "/api/v1/files/\(file.id.text)"
         let data = try JSONEncoder.api.encode(Components.Schemas.File(file))
         return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Whether `text` has a control character (NUL, newline, DEL...), which no name, tag or type may hold.
+    static func hasControl(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }
+
+    /// Comma-separated tags, trimmed, empty ones dropped.
+    static func tags(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// The file's name (required, no `/` or NUL, at most 255 characters) and its distinct sorted tags.
+    static func validate(_ rawName: String?, _ tags: [String], missing: String) throws(NvisyError) -> (String, [String]) {
+        var check = Validation()
+        let name = check.text(rawName, at: "/name", max: 255)
+        if rawName == nil { check.fail("/name", missing) }
+        if let name, name.contains("/") || Self.hasControl(name) { check.fail("/name", "must not contain / or control characters") }
+        let unique = Array(Set(tags)).sorted()
+        if unique.count > 50 || unique.contains(where: { $0.count > 100 }) { check.fail("/tags", "at most 50 tags of at most 100 characters") }
+        if unique.contains(where: Self.hasControl) { check.fail("/tags", "must not contain control characters") }
+        try check.check()
+        return (name ?? "", unique)
     }
 
     func download(_ request: Request, _ context: NvisyRequestContext) async throws -> Response {

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -14,7 +13,7 @@ import NvisyPostgres
 /// finally marks the row `ready` together with its `file.uploaded` event. Any failure — too
 /// large, over quota, the client gone — purges the object's chunks and removes the row, so
 /// object and row exist both or neither; ``sweep(olderThan:)`` (run at start) removes what a
-/// crashed host left behind.
+/// crashed host left behind: unfinished rows, objects without a row, chunks without an object.
 public final class FileStore: Sendable {
     public static let bucket = "nvisy-files"
     public let objects: ObjectStore
@@ -64,8 +63,13 @@ public final class FileStore: Sendable {
                               declaredType: upload.declaredType, tags: upload.tags, createdBy: upload.createdBy)
         let meter = Meter(limit: limit, maxBytes: maxBytes, quota: quota)
         do {
-            _ = try await objects.put(key, chunks: MeteredBody(base: body, meter: meter))
-            let (size, digest, head) = meter.result()
+            let info = try await objects.put(key, chunks: MeteredBody(base: body, meter: meter))
+            // The object store hashes every byte it stores (SHA-256, ADR-20): that digest is the
+            // file's, so the bytes are hashed once, not twice.
+            guard let digest = Self.hex(objectDigest: info.digest), UInt64(meter.result().0) == info.size else {
+                throw NvisyError.internal("the object store reported \(info.size) bytes with digest \(info.digest) for an upload of \(meter.result().0) bytes")
+            }
+            let (size, head) = meter.result()
             let sniffed = ContentSniffer.sniff(head, name: upload.name)
             let contentType = ContentSniffer.choose(sniffed: sniffed, declared: upload.declaredType, name: upload.name)
             return try await files.complete(id: id, size: size, sha256: digest, sniffedType: sniffed, contentType: contentType) { file in
@@ -101,21 +105,51 @@ public final class FileStore: Sendable {
         await Task { [self] in await discard(id: file.id, key: file.objectKey) }.value
     }
 
-    /// Removes uploads that never finished and deletes that never completed, last touched before
-    /// `olderThan` ago. Returns how many were removed. Safe with several hosts: a live upload
-    /// touches nothing older than the grace period only if it runs longer than it.
+    /// Removes what interrupted uploads and deletes left behind (run at start):
+    /// - rows not `ready` (uploads that never finished, deletes that never completed) last touched
+    ///   before `grace` ago, with their objects;
+    /// - objects of this store (`f/…`) that no row names: an upload inserts its row before it
+    ///   writes a byte and a delete removes the object before the row, so such an object is
+    ///   never live — nothing newer than the listing is looked at;
+    /// - chunks no object names (a put that died before its metadata) idle for `grace`.
+    ///
+    /// Returns how many rows, objects and chunk sets were removed. Safe with several hosts.
     @discardableResult
     public func sweep(olderThan grace: Duration = .seconds(3600)) async -> Int {
         let before = Date().addingTimeInterval(-Double(grace.components.seconds))
+        var removed = 0
         do {
             let rows = try await files.leftovers(before: before)
             for row in rows { await discard(id: row.id, key: row.objectKey) }
             if !rows.isEmpty { logger.notice("swept unfinished uploads and deletes", metadata: ["count": "\(rows.count)"]) }
-            return rows.count
+            removed += rows.count
         } catch {
             logger.warning("cannot sweep unfinished uploads", metadata: ["error": "\(error)"])
-            return 0
         }
+        do {
+            var orphans = 0
+            for object in try await objects.list() where object.name.hasPrefix("f/") {
+                guard try await !files.objectKeyExists(object.name) else { continue }
+                do { try await objects.delete(object.name) } catch let error as NvisyError where error.kind == .notFound { continue }
+                orphans += 1
+            }
+            if orphans > 0 { logger.notice("swept objects without a file row", metadata: ["count": "\(orphans)"]) }
+            let chunks = try await objects.purgeOrphanedChunks(olderThan: grace)
+            if chunks > 0 { logger.notice("swept chunks of unfinished object writes", metadata: ["count": "\(chunks)"]) }
+            removed += orphans + chunks
+        } catch {
+            logger.warning("cannot sweep the object store", metadata: ["error": "\(error)"])
+        }
+        return removed
+    }
+
+    /// Lowercase hex of an ADR-20 digest `SHA-256=<base64url>`; nil if it is not one.
+    static func hex(objectDigest: String) -> String? {
+        guard objectDigest.lowercased().hasPrefix("sha-256=") else { return nil }
+        var text = String(objectDigest.dropFirst(8)).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        guard let bytes = Data(base64Encoded: text), bytes.count == 32 else { return nil }
+        return bytes.map { String(format: "%02x", $0) }.joined()
     }
 
     static func tooLarge(_ message: String) -> HTTPError {
@@ -123,10 +157,9 @@ public final class FileStore: Sendable {
     }
 }
 
-/// Counts, hashes and bounds the bytes of an upload as they pass.
+/// Counts and bounds the bytes of an upload as they pass, and keeps its first 512 bytes (for sniffing).
 final class Meter: @unchecked Sendable {
     private let lock = NSLock()
-    private var hasher = SHA256()
     private var size: Int64 = 0
     private var head: [UInt8] = []
     let limit: Int64
@@ -149,28 +182,47 @@ final class Meter: @unchecked Sendable {
                     : FileStore.tooLarge("the file does not fit in the workspace quota of \(quota) bytes")
                 throw overLimit!
             }
-            hasher.update(data: bytes)
             if head.count < 512 { head += bytes.prefix(512 - head.count) }
         }
     }
 
-    func result() -> (Int64, String, [UInt8]) {
-        lock.withLock { (size, hasher.finalize().map { String(format: "%02x", $0) }.joined(), head) }
+    func result() -> (Int64, [UInt8]) {
+        lock.withLock { (size, head) }
     }
 }
 
-/// The request body as byte arrays, through a ``Meter``.
+/// The request body as byte arrays of up to ``batch`` bytes, through a ``Meter``.
+///
+/// A socket delivers the body in pieces of a few KiB; each piece handed to the object store
+/// costs a hop to its blocking thread pool, so small pieces are gathered first (memory stays
+/// bounded by one batch).
 struct MeteredBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
     typealias Element = [UInt8]
+    static var batch: Int { 256 * 1024 }
     let base: Base
     let meter: Meter
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let meter: Meter
+        var ended = false
+
         mutating func next() async throws -> [UInt8]? {
-            guard let buffer = try await base.next() else { return nil }
-            let bytes = Array(buffer: buffer)
+            guard !ended else { return nil }
+            var bytes: [UInt8] = []
+            while bytes.count < MeteredBody.batch {
+                guard let buffer = try await base.next() else {
+                    ended = true
+                    break
+                }
+                if bytes.isEmpty && buffer.readableBytes >= MeteredBody.batch {
+                    bytes = Array(buffer: buffer)
+                } else {
+                    if bytes.isEmpty { bytes.reserveCapacity(MeteredBody.batch + buffer.readableBytes) }
+                    bytes.append(contentsOf: buffer.readableBytesView)
+                }
+            }
+            if bytes.isEmpty { return nil }
             try meter.add(bytes)
             return bytes
         }
