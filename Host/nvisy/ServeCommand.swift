@@ -59,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
         let runService = Bootstrap.runService(client: database.client, jetStream: nats.connection.jetStream, plugins: plugins,
                                               keyring: keyring, logger: logger)
         api.runService = runService
-        var services: [any Service] = [database.client, PluginReloadService(host: plugins, logger: logger),
+        var services: [any Service] = [database.client, PluginReloadService(host: plugins, logger: logger), FileReaper(store: fileStore),
                                        WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger)]
         if config.workerConcurrency > 0 {
             services.append(Bootstrap.runWorker(config, client: database.client, service: runService, logger: logger))

@@ -232,4 +232,76 @@ struct PipelinesAPITests {
         }
         await fixture.stop()
     }
+
+    @Test("an upload starts the pipelines with onFileUpload; their workspace/files source reads just that file")
+    func uploadTrigger() async throws {
+        let fixture = try await Fixture.make("api_pipes_trigger")
+        let target = TestPostgres.temporaryDirectory("trigger-dst")
+        try await fixture.content.app().test(.router) { client in
+            let (token, _) = try await client.signup("trg-\(UUID().uuidString.prefix(6))@example.com")
+            let ws = try await client.workspace(token)
+            var answer = try await client.call(.post, "/api/v1/workspaces/\(ws)/connections", token: token,
+                                               json: ["name": "uploaded", "provider": "workspace/files", "config": ["trigger": true]])
+            let uploaded = try #require(answer.body["id"] as? String, "\(answer.body)")
+            let dst = try await connection(client, token, ws, "out", root: target)
+            answer = try await client.call(.post, "/api/v1/workspaces/\(ws)/pipelines", token: token,
+                                           json: ["name": "on-upload", "status": "enabled", "definition": Self.copyPipeline(uploaded, dst),
+                                                  "triggers": ["onFileUpload": true]])
+            #expect(answer.status == .created, "\(answer.body)")
+            // A draft with the same trigger does not fire.
+            _ = try await client.call(.post, "/api/v1/workspaces/\(ws)/pipelines", token: token,
+                                      json: ["name": "draft", "definition": Self.copyPipeline(uploaded, dst), "triggers": ["onFileUpload": true]])
+            let first = try await client.raw(.post, "/api/v1/workspaces/\(ws)/files?name=first.txt", token: token, body: ByteBuffer(string: "one"))
+            #expect(first.status == .created)
+            let second = try await client.raw(.post, "/api/v1/workspaces/\(ws)/files?name=second.txt", token: token, body: ByteBuffer(string: "two"))
+            #expect(second.status == .created)
+            answer = try await client.call(.get, "/api/v1/workspaces/\(ws)/runs", token: token)
+            let runs = answer.body["items"] as? [[String: Any]] ?? []
+            #expect(runs.count == 2, "one run per upload, none for the draft: \(runs.count)")
+            #expect(runs.allSatisfy { $0["trigger"] as? String == "file" })
+            for run in runs {
+                let id = try #require(run["id"] as? String)
+                _ = try await client.raw(.get, "/api/v1/runs/\(id)/events", token: token)
+                let done = try await client.call(.get, "/api/v1/runs/\(id)", token: token)
+                #expect(done.body["status"] as? String == "completed", "\(done.body)")
+                #expect(done.body["written"] as? Int == 1, "each run copies only its own file")
+                let name = (done.body["triggerDetail"] as? [String: Any])?["name"] as? String
+                #expect(name == "first.txt" || name == "second.txt")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).sorted() == ["first.txt", "second.txt"])
+        }
+        await fixture.stop()
+    }
+
+    @Test("a file deleted while a run of its workspace is active stays readable until the run ends")
+    func deletedFileStaysForActiveRuns() async throws {
+        let fixture = try await Fixture.make("api_pipes_delete")
+        fixture.worker.stopAllRuns()
+        let store = try #require(fixture.content.api.fileStore)
+        try await fixture.content.app().test(.router) { client in
+            let (token, _) = try await client.signup("del-\(UUID().uuidString.prefix(6))@example.com")
+            let ws = try await client.workspace(token)
+            let uploaded = try await client.raw(.post, "/api/v1/workspaces/\(ws)/files?name=in-use.txt", token: token, body: ByteBuffer(string: "still here"))
+            let fileJSON = try #require(try JSONSerialization.jsonObject(with: Data(buffer: uploaded.body)) as? [String: Any])
+            let fileID = try #require(fileJSON["id"] as? String)
+            let record = try #require(try await fixture.content.api.files.find(id: UUID(uuidString: fileID)!))
+            // A run of the workspace is running (claimed by a worker).
+            let run = try await fixture.content.api.runs.create(NewRun(workspaceID: UUID(uuidString: ws)!, pipelineID: nil, pipelineName: "p",
+                                                                       definitionJSON: #"{"nodes":[],"edges":[]}"#, createdBy: nil))
+            _ = try #require(try await fixture.content.api.runs.claim(id: run.id, worker: "w", lease: .seconds(60)))
+            var answer = try await client.call(.delete, "/api/v1/files/\(fileID)", token: token)
+            #expect(answer.status == .noContent)
+            answer = try await client.call(.get, "/api/v1/files/\(fileID)", token: token)
+            #expect(answer.status == .notFound, "gone for users at once")
+            #expect(await store.reapDeleted() == 0)
+            #expect(try await store.objects.bytes(record.objectKey) == Array("still here".utf8), "the running run can still read it")
+            // The run ends: the bytes go.
+            _ = try await fixture.content.api.runs.finish(id: run.id, worker: "w", status: .completed, error: nil, errorRetry: nil,
+                                                          RunHeartbeat(progressJSON: "null", read: 0, written: 0, failed: 0)) { _ in nil }
+            #expect(await store.reapDeleted() == 1)
+            await #expect(throws: NvisyError.self) { _ = try await store.objects.bytes(record.objectKey) }
+            #expect(try await fixture.content.api.files.find(id: record.id) == nil)
+        }
+        await fixture.stop()
+    }
 }

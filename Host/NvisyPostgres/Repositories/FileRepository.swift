@@ -178,10 +178,27 @@ public struct FileRepository: Sendable {
     public func leftovers(before: Date, limit: Int = 1000) async throws(NvisyError) -> [FileRecord] {
         do {
             let rows = try await client.query("""
-                SELECT \(unescaped: Self.columns) FROM files WHERE status <> 'ready' AND updated_at < \(before) ORDER BY updated_at LIMIT \(limit)
+                SELECT \(unescaped: Self.columns) FROM files WHERE status <> 'ready' AND updated_at < \(before)
+                  AND NOT (status = 'deleting' AND \(unescaped: Self.workspaceHasActiveRuns))
+                ORDER BY updated_at LIMIT \(limit)
                 """, logger: logger)
             return try await Self.records(rows)
         } catch { throw PostgresErrors.wrap(error, "find leftover files") }
+    }
+
+    /// A file's workspace has a run queued or running (which may read the file).
+    static let workspaceHasActiveRuns = "EXISTS (SELECT 1 FROM runs r WHERE r.workspace_id = files.workspace_id AND r.status IN ('queued', 'running'))"
+
+    /// Deleted files whose bytes no run may still read (no run of their workspace is queued or
+    /// running): their objects can go.
+    public func reapable(limit: Int = 100) async throws(NvisyError) -> [FileRecord] {
+        do {
+            let rows = try await client.query("""
+                SELECT \(unescaped: Self.columns) FROM files WHERE status = 'deleting' AND NOT \(unescaped: Self.workspaceHasActiveRuns)
+                ORDER BY updated_at LIMIT \(limit)
+                """, logger: logger)
+            return try await Self.records(rows)
+        } catch { throw PostgresErrors.wrap(error, "find deleted files") }
     }
 
     /// Whether any row (in any state) refers to the object.

@@ -199,17 +199,16 @@ public struct RunRepository: Sendable {
         } catch { throw PostgresErrors.wrap(error, "cancel abandoned run") }
     }
 
-    /// Whether some run that is queued or running uses the file `fileID` (its trigger or its
-    /// definition names it): a deleted file's bytes stay until such runs end.
-    public func activeRunUses(fileID: UUID) async throws(NvisyError) -> Bool {
+    /// Whether a run of the workspace is queued or running: it may read the workspace's files,
+    /// so a deleted file's bytes stay until no such run is left.
+    public func hasActiveRuns(workspaceID: UUID) async throws(NvisyError) -> Bool {
         do {
             let rows = try await client.query("""
-                SELECT EXISTS (SELECT 1 FROM runs WHERE status IN ('queued', 'running')
-                    AND (trigger_detail->>'fileId' = \(fileID.uuidString.lowercased()) OR position(\(fileID.uuidString.lowercased()) in definition::text) > 0))
+                SELECT EXISTS (SELECT 1 FROM runs WHERE workspace_id = \(workspaceID) AND status IN ('queued', 'running'))
                 """, logger: logger)
             for try await used in rows.decode(Bool.self) { return used }
             return false
-        } catch { throw PostgresErrors.wrap(error, "check file use") }
+        } catch { throw PostgresErrors.wrap(error, "check active runs") }
     }
 
     static func seconds(_ d: Duration) -> Double {

@@ -42,7 +42,8 @@ extension APIHandler {
     func deleteFile(_ input: Operations.DeleteFile.Input) async throws -> Operations.DeleteFile.Output {
         let file = try await loadFile(input.path.fileId, .editContent)
         guard let store = deps.fileStore else { throw NvisyError.unavailable("files are not available on this host (no object store)") }
-        try await store.delete(file)
+        // A run of the workspace may be reading it: then its bytes stay until the run ends.
+        try await store.delete(file, deferred: try await deps.runs.hasActiveRuns(workspaceID: file.workspaceID))
         await record(file.workspaceID, try context.requireSignedIn(), "file.deleted", targetType: "file", targetID: file.id, details: ["name": file.name])
         return .noContent(.init())
     }

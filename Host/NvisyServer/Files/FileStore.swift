@@ -99,10 +99,26 @@ public final class FileStore: Sendable {
         }
     }
 
-    /// Deletes a file: hidden at once (`deleting`), then its object, then its row.
-    public func delete(_ file: FileRecord) async throws {
+    /// Deletes a file: hidden at once (`deleting`), then its object, then its row. With
+    /// `deferred` (a run of its workspace is queued or running and may read it) the bytes stay
+    /// until no such run is left: ``reapDeleted()`` removes them then.
+    public func delete(_ file: FileRecord, deferred: Bool = false) async throws {
         guard try await files.markDeleting(id: file.id) != nil else { throw NvisyError.notFound("no file \(file.id.uuidString.lowercased())") }
+        if deferred { return }
         await Task { [self] in await discard(id: file.id, key: file.objectKey) }.value
+    }
+
+    /// Removes the bytes and rows of deleted files that no run may read any more. Returns how many.
+    @discardableResult
+    public func reapDeleted() async -> Int {
+        do {
+            let files = try await self.files.reapable()
+            for file in files { await discard(id: file.id, key: file.objectKey) }
+            return files.count
+        } catch {
+            logger.debug("cannot reap deleted files", metadata: ["error": "\(error)"])
+            return 0
+        }
     }
 
     /// Removes what interrupted uploads and deletes left behind (run at start):
