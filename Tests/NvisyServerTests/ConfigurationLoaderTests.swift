@@ -106,11 +106,11 @@ struct ConfigurationLoaderTests {
 
     @Test("a secret setting's value is never echoed in an error")
     func secretsNotEchoed() throws {
-        let path = try write("database_url = 12\n")
+        let path = try write("database_url = 987654321\n")
         let error = #expect(throws: NvisyError.self) {
             try ConfigurationLoader(flags: [:], environment: [:], configFile: path, workingDirectory: dir).load()
         }
-        #expect(error?.message.contains("12") == false)
+        #expect(error?.message.contains("987654321") == false)
     }
 
     @Test("run and webhook settings reach the worker and the webhook service")

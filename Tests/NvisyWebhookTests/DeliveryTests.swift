@@ -23,7 +23,9 @@ import Testing
             let elapsed = ContinuousClock.now - started
             #expect(got.count == 1)
             let request = try #require(got.first)
-            #expect(elapsed < .seconds(1), "a healthy receiver gets the event within a second (took \(elapsed))")
+            // About 0.1 s on an idle machine (dispatch every 50 ms here); the bound leaves room for a
+            // machine busy with the rest of the suite running in parallel.
+            #expect(elapsed < .seconds(3), "a healthy receiver gets the event within a second or so (took \(elapsed))")
             #expect(request.headers["webhook-id"] == event.id.uuidString.lowercased())
             #expect(request.headers["x-team"] == "data")
             #expect(request.headers["content-type"] == "application/json")

@@ -27,7 +27,8 @@ import Testing
             #expect(finished)
             let got = try await receiver.wait(for: 1)
             let elapsed = ContinuousClock.now - ended
-            #expect(elapsed < .seconds(1), "took \(elapsed)")
+            // Well under a second on an idle machine; room for a suite running in parallel.
+            #expect(elapsed < .seconds(3), "took \(elapsed)")
             let request = try #require(got.first)
             #expect(ReferenceVerifier.verify(secret: secret.text, headers: request.headers, body: request.body))
             let payload = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])

@@ -24,7 +24,7 @@ public struct ConnectionRecord: Sendable, Equatable {
 
 /// Connections of a workspace: a provider, its config, and sealed credentials.
 public struct ConnectionRepository: Sendable {
-    let client: PostgresClient
+    public let client: PostgresClient
     let logger: Logger
 
     public init(client: PostgresClient, logger: Logger) {

@@ -164,13 +164,19 @@ public struct FileRepository: Sendable {
     }
 
     /// Marks a ready file `deleting` (it disappears from the API at once); nil when there is none.
+    /// Hides a ready file (`deleting`) and records its `file.deleted` event in the same transaction.
     public func markDeleting(id: UUID) async throws(NvisyError) -> FileRecord? {
         do {
-            let rows = try await client.query("""
-                UPDATE files SET status = 'deleting', updated_at = now() WHERE id = \(id) AND status = 'ready'
-                RETURNING \(unescaped: Self.columns)
-                """, logger: logger)
-            return try await Self.records(rows).first
+            return try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query("""
+                    UPDATE files SET status = 'deleting', updated_at = now() WHERE id = \(id) AND status = 'ready'
+                    RETURNING \(unescaped: Self.columns)
+                    """, logger: logger)
+                guard let file = try await Self.records(rows).first else { return nil }
+                let data: [String: String] = ["fileId": file.id.uuidString.lowercased(), "name": file.name]
+                try await Outbox.record(try OutboxEvent(workspaceID: file.workspaceID, type: "file.deleted", data: data), on: connection, logger: logger)
+                return file
+            }
         } catch { throw PostgresErrors.wrap(error, "delete file") }
     }
 

@@ -125,6 +125,15 @@ extension APIHandler {
         let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         guard let failure else { return .ok(.init(body: .json(.init(ok: true, durationMs: ms)))) }
         let message = Self.redact(failure.message, secrets: credentials)
+        // For webhooks: connection.check_failed (the redacted message only, never a credential).
+        do {
+            let data = ["connectionId": existing.id.text, "name": existing.name, "provider": existing.provider,
+                        "kind": failure.kind.rawValue, "retry": failure.retry.rawValue, "message": message]
+            try await Outbox.record(try OutboxEvent(workspaceID: existing.workspaceID, type: "connection.check_failed", data: data),
+                                    client: deps.connections.client, logger: try context.logger)
+        } catch {
+            APIRequest.context?.logger.warning("cannot record connection.check_failed", metadata: ["error": "\(error)"])
+        }
         return .ok(.init(body: .json(.init(ok: false, durationMs: ms, error: .init(
             kind: failure.kind.rawValue, retry: .init(rawValue: failure.retry.rawValue) ?? .permanent, message: message)))))
     }
