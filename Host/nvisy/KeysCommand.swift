@@ -79,37 +79,22 @@ struct KeysCommand: AsyncParsableCommand {
             do {
                 try await Bootstrap.waitForDatabase(database, url: url)
                 _ = try await database.migrate()
+                // One value re-sealed under the target key (the pending key must not change meanwhile).
+                let reseal: @Sendable (UUID, UUID, String?, [UInt8]) throws -> [UInt8] = { workspace, id, keyID, sealed in
+                    let plain = try keyring.open(sealed, keyID: keyID, workspaceID: workspace, recordID: id)
+                    let fresh = try keyring.seal(plain, workspaceID: workspace, recordID: id)
+                    guard fresh.keyID == target else { throw NvisyError.conflict("the pending key changed during the rotation; run nvisy keys rotate again") }
+                    return fresh.sealed
+                }
+                let limit = max(1, batchSize)
                 let connections = ConnectionRepository(client: database.client, logger: logger)
-                let total = try await connections.countSealed(notWith: target)
-                var done = 0
-                while true {
-                    let n = try await connections.resealBatch(notWith: target, limit: max(1, batchSize)) { workspace, id, keyID, sealed in
-                        let plain = try keyring.open(sealed, keyID: keyID, workspaceID: workspace, recordID: id)
-                        let fresh = try keyring.seal(plain, workspaceID: workspace, recordID: id)
-                        guard fresh.keyID == target else { throw NvisyError.conflict("the pending key changed during the rotation; run nvisy keys rotate again") }
-                        return fresh.sealed
-                    }
-                    if n == 0 { break }
-                    done += n
-                    print("re-encrypted \(done)/\(max(total, done)) credentials")
-                    // Progress is visible at once even when stdout is a file or a pipe (nil: every output stream).
-                    fflush(nil)
-                    if batchPauseMS > 0 { try await Task.sleep(for: .milliseconds(batchPauseMS)) }
+                try await resealAll("credentials", total: try await connections.countSealed(notWith: target)) {
+                    try await connections.resealBatch(notWith: target, limit: limit, reseal: reseal)
                 }
                 // Webhook secrets are sealed with the same keys.
                 let webhooks = WebhookRepository(client: database.client, logger: logger)
-                let hooks = try await webhooks.countSealed(notWith: target)
-                var resealed = 0
-                while true {
-                    let n = try await webhooks.resealBatch(notWith: target, limit: max(1, batchSize)) { workspace, id, keyID, sealed in
-                        let plain = try keyring.open(sealed, keyID: keyID, workspaceID: workspace, recordID: id)
-                        let fresh = try keyring.seal(plain, workspaceID: workspace, recordID: id)
-                        guard fresh.keyID == target else { throw NvisyError.conflict("the pending key changed during the rotation; run nvisy keys rotate again") }
-                        return fresh.sealed
-                    }
-                    if n == 0 { break }
-                    resealed += n
-                    print("re-encrypted \(resealed)/\(max(hooks, resealed)) webhook secrets")
+                try await resealAll("webhook secrets", total: try await webhooks.countSealed(notWith: target)) {
+                    try await webhooks.resealBatch(notWith: target, limit: limit, reseal: reseal)
                 }
                 try finish(config: config, pending: pending, target: target)
             } catch {
@@ -122,6 +107,21 @@ struct KeysCommand: AsyncParsableCommand {
             await pool.value
             await embedded?.stop()
             withExtendedLifetime(lock) {}
+        }
+
+        /// Runs `batch` (one transaction re-sealing some values, answering how many) until none is
+        /// left, printing progress after each.
+        func resealAll(_ what: String, total: Int, batch: () async throws -> Int) async throws {
+            var done = 0
+            while true {
+                let n = try await batch()
+                if n == 0 { break }
+                done += n
+                print("re-encrypted \(done)/\(max(total, done)) \(what)")
+                // Progress is visible at once even when stdout is a file or a pipe (nil: every output stream).
+                fflush(nil)
+                if batchPauseMS > 0 { try await Task.sleep(for: .milliseconds(batchPauseMS)) }
+            }
         }
 
         /// Puts the new key where the master key is read from.
