@@ -305,6 +305,11 @@ let package = Package(
             path: "Tests/Benchmarks/PipelineBench",
             swiftSettings: swift6
         ),
+        .testTarget(
+            name: "NvisyOpenAIPluginTests",
+            dependencies: ["NvisyPlugins", "NvisyCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6
+        ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)
     ]
 )
