@@ -4,7 +4,7 @@ import NvisyPluginKit
 /// `openai/chat`: chat completions from any OpenAI-compatible server, streamed token by token.
 ///
 /// The request is `{"messages":[{"role","content"}…], "temperature"?, "maxTokens"?, "stop"?}`;
-/// the answer `{"content","finishReason","model","usage"?}`. Tokens reach the host as the
+/// the answer `{"content","message":{"role","content"},"finishReason","model","usage"?}`. Tokens reach the host as the
 /// server's SSE events arrive, not after the whole answer.
 final class ChatProvider: CompletionProvider {
     struct Config: Decodable {
@@ -73,7 +73,8 @@ final class ChatProvider: CompletionProvider {
         if !sawDone && finishReason == .null {
             throw PluginError.transient("the stream from \(client.baseURL.absoluteString) ended before [DONE]")
         }
-        var out: [String: JSON] = ["content": .string(content), "finishReason": finishReason, "model": model]
+        var out: [String: JSON] = ["content": .string(content), "finishReason": finishReason, "model": model,
+                                   "message": ["role": "assistant", "content": .string(content)]]
         if let usage {
             out["usage"] = [
                 "promptTokens": usage["prompt_tokens"] ?? .null,
