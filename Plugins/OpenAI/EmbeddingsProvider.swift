@@ -65,6 +65,11 @@ final class EmbeddingsProvider: EmbeddingProvider {
         }
         let response: Response
         do { response = try JSONDecoder().decode(Response.self, from: data) } catch {
+            struct PerToken: Decodable { struct Row: Decodable { var embedding: [[Float]] }; var data: [Row] }
+            if (try? JSONDecoder().decode(PerToken.self, from: data)) != nil {
+                throw PluginError.invalidConfig("\(client.baseURL.absoluteString)/embeddings answered one vector per token: "
+                    + "the server runs the model without pooling (llama.cpp: start it with --pooling mean)")
+            }
             throw PluginError.permanent("\(client.baseURL.absoluteString)/embeddings answered without data[].embedding: \(error)")
         }
         guard response.data.count == texts.count else {

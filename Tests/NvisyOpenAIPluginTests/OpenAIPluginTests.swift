@@ -60,13 +60,24 @@ struct OpenAIPluginTests {
         let texts = ["The cat sat on the mat.", "Stock markets fell sharply today.", "The cat sat on the mat.",
                      "Photosynthesis converts light into chemical energy.", "Stock markets fell sharply today."]
         let vectors = try await embed.embed(texts)
+        let again = try await embed.embed(texts)
         await embed.close()
         #expect(vectors.count == texts.count)
         #expect(vectors.allSatisfy { $0.count == OpenAITest.smolDimensions }, "\(vectors.map(\.count))")
+        // The same call gives the same vectors, bit for bit.
+        #expect(again == vectors)
+        // Same text at the same place of same-size batches: identical. In a batch of another size
+        // llama.cpp's arithmetic may differ in the last bits, so: the same direction.
         #expect(vectors[0] == vectors[2])
-        #expect(vectors[1] == vectors[4])
-        #expect(vectors[0] != vectors[1])
-        #expect(vectors[0] != vectors[3])
+        #expect(Self.cosine(vectors[1], vectors[4]) > 0.9999)
+        #expect(Self.cosine(vectors[0], vectors[1]) < 0.999)
+        #expect(Self.cosine(vectors[0], vectors[3]) < 0.999)
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for (x, y) in zip(a, b) { dot += Double(x * y); na += Double(x * x); nb += Double(y * y) }
+        return dot / (na.squareRoot() * nb.squareRoot())
     }
 
     @Test("a closed port is a transient error")
@@ -123,8 +134,9 @@ struct OpenAIPluginTests {
         let started = ContinuousClock.now
         let response = try await chat.complete(["messages": [["role": "user", "content": "Say hello."]]]) { log.add($0) }
         let elapsed = ContinuousClock.now - started
-        #expect(!(response["content"]?.stringValue ?? "").isEmpty)
-        #expect(!log.all.isEmpty)
+        let text = response["content"]?.stringValue ?? ""
+        #expect(text.count > 0)
+        #expect(log.all.count > 0)
         #expect(try await Self.requestCount(server.url) == 3)
         #expect(elapsed >= .seconds(2), "two Retry-After: 1 waits, took \(elapsed)")
 
