@@ -80,6 +80,32 @@ struct OpenAIPluginTests {
         return dot / (na.squareRoot() * nb.squareRoot())
     }
 
+    @Test("the host's timeout cancels a streaming request, and the plugin lets go at once")
+    func cancelledByTimeout() async throws {
+        let base = try await OpenAITest.llama.chatURL()
+        let host = await OpenAITest.host(timeout: .milliseconds(600))
+        let chat = try await host.makeCompletion("openai/chat", config: ["baseURL": .string(base), "model": "smollm2",
+                                                                       "maxTokens": 2000, "temperature": 1])
+        let log = TokenLog()
+        do {
+            _ = try await chat.complete(["messages": [["role": "user", "content": "Tell a very long story about dragons."]]]) {
+                log.add($0)
+            }
+            Issue.record("expected the 600 ms timeout to cancel a 2000-token answer")
+        } catch let error as NvisyError {
+            #expect(error.retry == .transient, "\(error)")
+            #expect(error.message.contains("timeout"), "\(error.message)")
+        }
+        // Had the plugin ignored `is_cancelled`, the host would refuse the next call as stuck.
+        try await Task.sleep(for: .milliseconds(200))
+        do {
+            _ = try await chat.complete(["messages": [["role": "user", "content": "Hi"]], "maxTokens": 1]) { _ in }
+        } catch let error as NvisyError {
+            #expect(!error.message.contains("still stuck"), "\(error.message)")
+        }
+        await chat.close()
+    }
+
     @Test("a closed port is a transient error")
     func closedPort() async throws {
         let port = try FreePort.loopback()  // free now, and nobody listens on it
