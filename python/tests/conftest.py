@@ -14,7 +14,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 PYTHON = HERE.parent
-for folder in (HERE / "fixtures", PYTHON / "providers" / "s3", PYTHON / "providers" / "documents"):
+for folder in (HERE / "fixtures", PYTHON / "providers" / "s3", PYTHON / "providers" / "documents",
+               PYTHON / "providers" / "local"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 

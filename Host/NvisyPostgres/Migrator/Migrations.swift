@@ -11,6 +11,7 @@ public enum Migrations {
         Migration(version: 5, name: "webhooks", bytes: PackageResources._005_webhooks_sql),
         Migration(version: 6, name: "runs", bytes: PackageResources._006_runs_sql),
         Migration(version: 7, name: "pipelines", bytes: PackageResources._007_pipelines_sql),
+        Migration(version: 8, name: "chunks", bytes: PackageResources._008_chunks_sql),
         Migration(version: 9, name: "webhook_key_ids", bytes: PackageResources._009_webhook_key_ids_sql),
     ]
 }
