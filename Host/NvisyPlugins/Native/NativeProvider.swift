@@ -240,7 +240,10 @@ final class NativeCursor: BatchCursor, @unchecked Sendable {
             let o = NativeOutcome(fn(c.raw, max(1, maxItems), &out))
             if o.isEnd { return .success(nil) }
             guard o.isOK else { return .failure(o.error("\(id): next")) }
-            return .success(copyItems(out))
+            guard let items = CopiedBatch.items(out) else {
+                return .failure(NvisyError(.unavailable, "\(id): next: out of memory copying a batch of \(out.count) items", retry: .transient))
+            }
+            return .success(items)
         }
         if result == nil { lock.withLock { ended = true } }
         return result

@@ -101,6 +101,20 @@ guard report.failed.isEmpty, await host.providers().count > 0 else {
 
 print("plugin crossing: items/s source → sink (trivial providers, 16-byte payloads), best of 5")
 var failed = false
+// NVISY_BENCH_PROFILE=direct|caller|dedicated runs only that side at batch 64 for a while (for perf record).
+if let mode = ProcessInfo.processInfo.environment["NVISY_BENCH_PROFILE"] {
+    let options = ProviderCallOptions(timeout: .seconds(60), isolation: mode == "dedicated" ? .dedicatedThread : .callerThread)
+    for _ in 0..<10 {
+        if mode == "direct" {
+            _ = try await pump(try DirectSource(count: 1_000_000), DirectSink(), batch: 64)
+        } else {
+            let source = try await host.makeSource("trivial/counter", config: ["count": .number(1_000_000)], options: options)
+            let sink = try await host.makeSink("trivial/discard", config: [:], options: options)
+            _ = try await pump(source, sink, batch: 64)
+        }
+    }
+    exit(0)
+}
 for (batch, items) in [(1, 100_000), (64, 1_000_000), (1024, 1_000_000)] {
     let direct = try await measure(items: items) {
         try await pump(try DirectSource(count: items), DirectSink(), batch: batch)
