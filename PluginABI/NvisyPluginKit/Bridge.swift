@@ -32,7 +32,7 @@ final class BatchArena {
             if let v = f.vector { total += v.count * 4 + 4 }
         }
         kept = views ? source : []
-        if total > byteCapacity {
+        if total > byteCapacity || bytes == nil {  // allocate even when every item is a view
             bytes?.deallocate()
             byteCapacity = max(total, byteCapacity * 2, 4096)
             bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)

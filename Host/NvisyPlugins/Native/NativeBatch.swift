@@ -13,6 +13,9 @@ final class NativeBatchArena: @unchecked Sendable {
     private var items: UnsafeMutablePointer<nvisy_item>?
     private var itemCapacity = 0
     private(set) var batch = nvisy_batch(items: nil, count: 0)
+    /// The items of the last fill when some are views: a transform's input must stay valid
+    /// until its cursor closes, and this arena lives as long as that cursor.
+    private var kept: [ProviderItem] = []
 
     deinit {
         bytes?.deallocate()
@@ -22,12 +25,14 @@ final class NativeBatchArena: @unchecked Sendable {
     @discardableResult
     func fill(_ source: [ProviderItem]) -> nvisy_batch {
         var total = 0
+        var views = false
         for item in source {
-            guard case .owned(let f) = item.storage else { continue }
+            guard case .owned(let f) = item.storage else { views = true; continue }
             total += f.metadata.count + f.payload.count + f.resumeToken.count
             if let v = f.vector { total += v.count * 4 + 4 }
         }
-        if total > byteCapacity {
+        kept = views ? source : []
+        if total > byteCapacity || bytes == nil {  // allocate even when every item is a view
             bytes?.deallocate()
             byteCapacity = max(total, byteCapacity * 2, 4096)
             bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)

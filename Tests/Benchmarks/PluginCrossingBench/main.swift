@@ -39,8 +39,9 @@ final class DirectCursor: BatchCursor, @unchecked Sendable {
 final class DirectSink: SinkInstance, @unchecked Sendable {
     let descriptor = ProviderDescriptor(plugin: "direct", name: "discard", description: "", kinds: [.sink],
                                         dataType: .object, configSchema: [:], credentialsSchema: nil)
-    let provider = try! Discard(config: NoConfig(), credentials: NoConfig())
-    func check() async throws {}
+    let provider: Discard
+    init(expect items: Int) { provider = try! Discard(config: .init(expectItems: items, expectBytes: items * 16), credentials: NoConfig()) }
+    func check() async throws { try provider.check(.none) }
     func close() async {}
     func write(_ items: [ProviderItem]) async throws {
         try provider.write(items.map { Item(metadataJSON: $0.metadata, payload: $0.payload, vector: $0.vector, resumeToken: $0.resumeToken) },
@@ -50,12 +51,15 @@ final class DirectSink: SinkInstance, @unchecked Sendable {
 
 // MARK: The loop both sides run
 
+/// Moves every item from `source` to `sink`; then the sink's `check` proves it received every
+/// item and every payload byte (outside the timed part would be fairer, but it is one call).
 func pump(_ source: any SourceInstance, _ sink: any SinkInstance, batch: Int) async throws -> Int {
     var n = 0
     for try await items in source.read(batchSize: batch) {
         try await sink.write(items)
         n += items.count
     }
+    try await sink.check()
     return n
 }
 
@@ -106,10 +110,10 @@ if let mode = ProcessInfo.processInfo.environment["NVISY_BENCH_PROFILE"] {
     let options = ProviderCallOptions(timeout: .seconds(60), isolation: mode == "dedicated" ? .dedicatedThread : .callerThread)
     for _ in 0..<10 {
         if mode == "direct" {
-            _ = try await pump(try DirectSource(count: 1_000_000), DirectSink(), batch: 64)
+            _ = try await pump(try DirectSource(count: 1_000_000), DirectSink(expect: 1_000_000), batch: 64)
         } else {
             let source = try await host.makeSource("trivial/counter", config: ["count": .number(1_000_000)], options: options)
-            let sink = try await host.makeSink("trivial/discard", config: [:], options: options)
+            let sink = try await host.makeSink("trivial/discard", config: ["expectItems": 1_000_000, "expectBytes": 16_000_000], options: options)
             _ = try await pump(source, sink, batch: 64)
         }
     }
@@ -117,14 +121,15 @@ if let mode = ProcessInfo.processInfo.environment["NVISY_BENCH_PROFILE"] {
 }
 for (batch, items) in [(1, 100_000), (64, 1_000_000), (1024, 1_000_000)] {
     let direct = try await measure(items: items) {
-        try await pump(try DirectSource(count: items), DirectSink(), batch: batch)
+        try await pump(try DirectSource(count: items), DirectSink(expect: items), batch: batch)
     }
     var results: [(String, Double)] = []
     for (label, isolation) in [("caller thread", ProviderCallOptions.Isolation.callerThread), ("dedicated thread", .dedicatedThread)] {
         let options = ProviderCallOptions(timeout: .seconds(60), isolation: isolation)
         let r = try await measure(items: items) {
             let source = try await host.makeSource("trivial/counter", config: ["count": .number(Double(items))], options: options)
-            let sink = try await host.makeSink("trivial/discard", config: [:], options: options)
+            let sink = try await host.makeSink("trivial/discard", config: ["expectItems": .number(Double(items)), "expectBytes": .number(Double(items * 16))],
+                                               options: options)
             defer { Task { await source.close(); await sink.close() } }
             return try await pump(source, sink, batch: batch)
         }
