@@ -84,7 +84,7 @@ enum PythonItems {
             metaCount += m.isEmpty ? 2 : m.count
             blobCount += p.count + t.count
             if item.vector != nil { anyVector = true }
-            if joinable, !p.isEmpty || t.contains(0) { joinable = false }
+            if joinable, !p.isEmpty || t.withUnsafeBytes({ $0.firstIndex(of: 0) != nil }) { joinable = false }
         }
         let metas = Py.bytes(count: metaCount) { dst in
             let p = dst.assumingMemoryBound(to: UInt8.self)
