@@ -136,8 +136,9 @@ for (batch, items) in [(1, 100_000), (64, 1_000_000), (1024, 1_000_000)] {
         results.append((label, r))
     }
     let ratio = results[0].1 / direct
-    print(String(format: "batch %4d: direct %@/s, dlopen %@/s (caller thread) %@/s (dedicated thread); ratio %.2f (caller thread), %.2f (dedicated thread)",
-                 batch, rate(direct), rate(results[0].1), rate(results[1].1), ratio, results[1].1 / direct))
+    // "ratio Nx ... target >= 0.9x" is the form scripts/bench_report.py charts.
+    print(String(format: "batch %4d: direct %@/s, dlopen %@/s (caller thread) %@/s (dedicated thread); ratio %.2fx (caller thread%@), %.2fx (dedicated thread)",
+                 batch, rate(direct), rate(results[0].1), rate(results[1].1), ratio, batch == 64 ? ", target >= 0.9x" : "", results[1].1 / direct))
     if batch == 64, ratio < 0.9 { failed = true }
 }
 print(failed ? "bench-plugins: ratio at batch 64 is below the 0.9 target" : "bench-plugins: ratio at batch 64 meets the 0.9 target")

@@ -96,8 +96,8 @@ func fmt(_ v: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)
 print("python source → sink, \(count) small records, batches of 256")
 print("  through the host: \(fmt(hostRate)) items/s")
 print("  bare Python loop: \(fmt(bareRate)) items/s")
-print("  ratio host/bare:  \(fmt(hostRate / bareRate, 2))x (target ≥ 0.70x)")
+print("  ratio host/bare:  \(fmt(hostRate / bareRate, 2))x (target >= 0.70x)")
 // The host moves items on two threads that hand batches to each other: on a loaded machine
 // each hand-off waits for the scheduler, which wall time counts and CPU time does not.
-print("  CPU cost: host \(fmt(hostCPU)) items per CPU-second, bare \(fmt(bareCPU)); ratio \(fmt(hostCPU / bareCPU, 2))x")
+print("  CPU cost: host \(fmt(hostCPU)) items/s of CPU, bare \(fmt(bareCPU)) items/s of CPU; ratio \(fmt(hostCPU / bareCPU, 2))x")
 print("per-call overhead host → Python → host: empty call \(fmt(checkUS, 1)) µs, one-item write \(fmt(writeUS, 1)) µs")
