@@ -22,6 +22,9 @@ final class NativeBatchArena: @unchecked Sendable {
         items?.deallocate()
     }
 
+    /// Drops the items of the last fill (after a `write`, which borrows them for the call only).
+    func release() { kept = [] }
+
     @discardableResult
     func fill(_ source: [ProviderItem]) -> nvisy_batch {
         var total = 0

@@ -122,6 +122,7 @@ final class NativeProviderInstance: SourceInstance, SinkInstance, TransformInsta
         guard let fn = provider.p.write else { throw missing("write") }
         try await runner.run("write", ctx: ctx) { [self] in
             var batch = arena.fill(items)
+            defer { arena.release() }
             let o = NativeOutcome(fn(handle.raw, ctx.pointer, &batch))
             return o.isOK ? .success(()) : .failure(o.error("\(descriptor.id): write"))
         }
