@@ -110,6 +110,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Host/NvisyPlugins",
+            exclude: ["README.md"],
             swiftSettings: swift6
         ),
         .systemLibrary(name: "CLibPQ", path: "Plugins/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),

@@ -4,13 +4,19 @@ import NvisyPluginABI
 // The C side of the kit: boxes behind the ABI's void pointers, conversions between
 // `Item` and `nvisy_item`, and the function pointers every provider descriptor uses.
 
-/// Copies items into memory that stays put until the next `fill` (the ABI's
-/// "valid until the next call on this cursor" rule).
+/// Lays out items as `nvisy_item`s in memory that stays put until the next `fill` (the
+/// ABI's "valid until the next call on this cursor" rule).
+///
+/// Items that are views of a batch the host passed in (``ReceivedBatch``) pass on their
+/// `nvisy_item` as is, pointing into the plugin's copy; the arena keeps those copies alive
+/// until the next `fill`. Only items the provider made itself are copied in.
 final class BatchArena {
     private var bytes: UnsafeMutableRawPointer?
     private var byteCapacity = 0
     private var items: UnsafeMutablePointer<nvisy_item>?
     private var itemCapacity = 0
+    /// The items of the last fill, which keep the memory of passed-on views alive.
+    private var kept: [Item] = []
 
     deinit {
         bytes?.deallocate()
@@ -19,11 +25,14 @@ final class BatchArena {
 
     func fill(_ source: [Item]) -> nvisy_batch {
         var total = 0
+        var views = false
         for item in source {
-            total += item.metadataJSON.count + item.payload.count + item.resumeToken.count
-            if let v = item.vector { total += v.count * 4 + 4 }
+            guard case .owned(let f) = item.storage else { views = true; continue }
+            total += f.metadataJSON.count + f.payload.count + f.resumeToken.count
+            if let v = f.vector { total += v.count * 4 + 4 }
         }
-        if total > byteCapacity {
+        kept = views ? source : []
+        if total > byteCapacity || bytes == nil {  // allocate even when every item is a view
             bytes?.deallocate()
             byteCapacity = max(total, byteCapacity * 2, 4096)
             bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
@@ -43,22 +52,27 @@ final class BatchArena {
             offset += n
             return nvisy_bytes(data: UnsafePointer(dst.assumingMemoryBound(to: UInt8.self)), len: n)
         }
-        for (i, item) in source.enumerated() {
-            var c = nvisy_item()
-            c.metadata = put(item.metadataJSON)
-            c.payload = put(item.payload)
-            c.resume_token = put(item.resumeToken)
-            if let v = item.vector {
-                offset = (offset + 3) & ~3
-                let dst = (base + offset).bindMemory(to: Float.self, capacity: v.count)
-                v.withUnsafeBufferPointer { src in
-                    if let s = src.baseAddress { dst.update(from: s, count: v.count) }
+        for i in source.indices {
+            switch source[i].storage {
+            case .copied(let b, let k):
+                (out + i).initialize(to: b.items[k])
+            case .owned(let f):
+                var c = nvisy_item()
+                c.metadata = put(f.metadataJSON)
+                c.payload = put(f.payload)
+                c.resume_token = put(f.resumeToken)
+                if let v = f.vector {
+                    offset = (offset + 3) & ~3
+                    let dst = (base + offset).bindMemory(to: Float.self, capacity: v.count)
+                    v.withUnsafeBufferPointer { src in
+                        if let s = src.baseAddress { dst.update(from: s, count: v.count) }
+                    }
+                    offset += v.count * 4
+                    c.vector = UnsafePointer(dst)
+                    c.vector_len = v.count
                 }
-                offset += v.count * 4
-                c.vector = UnsafePointer(dst)
-                c.vector_len = v.count
+                (out + i).initialize(to: c)
             }
-            (out + i).initialize(to: c)
         }
         return nvisy_batch(items: UnsafePointer(out), count: source.count)
     }
@@ -70,41 +84,12 @@ extension Data {
     }
 }
 
-/// Copies a host batch into items: one allocation for the batch; fields are slices of it.
-func items(from batch: UnsafePointer<nvisy_batch>?) -> [Item] {
+/// The host's batch as items, each a view into one copy of it; nil when the copy could
+/// not be allocated.
+func items(from batch: UnsafePointer<nvisy_batch>?) -> [Item]? {
     guard let batch, let base = batch.pointee.items, batch.pointee.count > 0 else { return [] }
-    let count = batch.pointee.count
-    var total = 0
-    for i in 0..<count {
-        let c = base[i]
-        total += c.metadata.len + c.payload.len + c.resume_token.len
-    }
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1), alignment: 16)
-    var offset = 0
-    func place(_ b: nvisy_bytes) -> Range<Int> {
-        guard let p = b.data, b.len > 0 else { return offset..<offset }
-        (buffer + offset).copyMemory(from: p, byteCount: b.len)
-        defer { offset += b.len }
-        return offset..<(offset + b.len)
-    }
-    var ranges: [(Range<Int>, Range<Int>, Range<Int>)] = []
-    ranges.reserveCapacity(count)
-    for i in 0..<count {
-        let c = base[i]
-        ranges.append((place(c.metadata), place(c.payload), place(c.resume_token)))
-    }
-    let blob = Data(bytesNoCopy: buffer, count: total, deallocator: .custom { p, _ in p.deallocate() })
-    var out: [Item] = []
-    out.reserveCapacity(count)
-    for i in 0..<count {
-        let c = base[i]
-        var vector: [Float]? = nil
-        if let v = c.vector, c.vector_len > 0 { vector = Array(UnsafeBufferPointer(start: v, count: c.vector_len)) }
-        let (m, p, t) = ranges[i]
-        out.append(Item(metadataJSON: m.isEmpty ? Data() : blob[m], payload: p.isEmpty ? Data() : blob[p],
-                        vector: vector, resumeToken: t.isEmpty ? Data() : blob[t]))
-    }
-    return out
+    guard let copy = ReceivedBatch(copying: base, count: batch.pointee.count) else { return nil }
+    return (0..<copy.count).map { Item(copy, $0) }
 }
 
 // MARK: Boxes
@@ -250,7 +235,8 @@ enum Thunks {
         }
         do {
             let context = CallContext(ctx)
-            let cursor = try t.transform(items(from: input), context: context)
+            guard let inputs = items(from: input) else { return errorStatus(PluginError.transient("transform: out of memory copying the input batch")) }
+            let cursor = try t.transform(inputs, context: context)
             out.pointee = Unmanaged.passRetained(CursorBox(cursor, context)).toOpaque()
             return okStatus()
         } catch { return errorStatus(error) }
@@ -281,7 +267,8 @@ enum Thunks {
         guard let box = instance(i), let sink = box.sink else {
             return errorStatus("write: not a sink instance")
         }
-        do { try sink.write(items(from: batch), context: CallContext(ctx)); return okStatus() } catch { return errorStatus(error) }
+        guard let inputs = items(from: batch) else { return errorStatus(PluginError.transient("write: out of memory copying the batch")) }
+        do { try sink.write(inputs, context: CallContext(ctx)); return okStatus() } catch { return errorStatus(error) }
     }
 
     static let embed: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<nvisy_bytes>?, Int,

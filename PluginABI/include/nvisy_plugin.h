@@ -30,6 +30,8 @@
  *     NVISY_ERROR with NVISY_RETRY_TRANSIENT when it answers non-zero.
  *   - Plugins must not throw C++ exceptions or Swift errors across this
  *     boundary, and must not call exit()/abort() on bad input.
+ *
+ * Not part of the ABI: nvisy_batch_copy.h, a copy helper the host and NvisyPluginKit share.
  */
 #ifndef NVISY_PLUGIN_H
 #define NVISY_PLUGIN_H

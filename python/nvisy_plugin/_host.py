@@ -29,6 +29,33 @@ _token: Any = None
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _loads = json.loads
 
+try:  # orjson encodes a batch of small records ~10x and parses ~2x faster than the stdlib
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; the stdlib still works
+    _orjson = None
+
+
+def _dump_batch(values: list[Any]) -> bytes:
+    """One JSON array (UTF-8) of every item's metadata. orjson first; what it refuses (ints
+    beyond 64 bits, non-str keys, lone surrogates) goes through the stdlib, which answers
+    the same as before or raises the same error."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(values)
+        except _orjson.JSONEncodeError:
+            pass
+    return _dumps(values).encode("utf-8")
+
+
+def _load_batch(data: bytes) -> Any:
+    """Parses the host's JSON array of metadata (orjson first, the stdlib for what it refuses)."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError:
+            pass
+    return _loads(data)
+
 
 def setup(read_fd: int, drain: Any, done: Any, token: Any) -> None:
     global _loop, _done, _token
@@ -164,8 +191,18 @@ async def close(instance: Any) -> None:
     await _maybe(instance.close())
 
 
-def _unpack(cls: Any, metas: bytes, blob: bytes, offsets: bytes, vectors: Any) -> list[Any]:
-    metas_list = _loads(metas)
+def _unpack(cls: Any, metas: bytes, blob: bytes, offsets: bytes | None, vectors: Any) -> list[Any]:
+    metas_list = _load_batch(metas)
+    if offsets is None:
+        # The host's fast path: no payloads, no vectors, and `blob` is the resume tokens
+        # joined by NUL (none contains one), split here in one C call.
+        tokens = str(blob, "utf-8", "surrogateescape").split("\0") if metas_list else []
+        if len(tokens) != len(metas_list):
+            raise PluginError(f"the host sent {len(metas_list)} items with {len(tokens)} resume tokens")
+        if cls is Record:
+            return list(map(Record, metas_list, tokens))
+        make = cls._from_abi
+        return [make(m, b"", None, t) for m, t in zip(metas_list, tokens)]
     mv = memoryview(blob)
     o = memoryview(offsets).cast("q")
     if cls is Record:
@@ -236,16 +273,28 @@ class Cursor:
                 self.it = iter(src if src is not None else ())
         out, self.buffer = self.buffer, []
         it = self.it
-        while len(out) < n and not self.done:
-            try:
-                x = await it.__anext__() if self.aio else next(it)
-            except (StopAsyncIteration, StopIteration):
-                self.done = True
-                break
-            if type(x) is list:
-                out.extend(x)
+        if len(out) < n and not self.done:
+            # `async for`/`for` over the same iterator (breaking out leaves it open): much
+            # cheaper per item than calling __anext__ under try/except.
+            self.done = True
+            if self.aio:
+                async for x in it:
+                    if type(x) is list:
+                        out.extend(x)
+                    else:
+                        out.append(x)
+                    if len(out) >= n:
+                        self.done = False
+                        break
             else:
-                out.append(x)
+                for x in it:
+                    if type(x) is list:
+                        out.extend(x)
+                    else:
+                        out.append(x)
+                    if len(out) >= n:
+                        self.done = False
+                        break
         if len(out) > n:
             out, self.buffer = out[:n], out[n:]
         if not out:
@@ -257,10 +306,20 @@ class Cursor:
             await self.it.aclose()
 
 
-def pack(items: list[Any]) -> tuple[bytes, list[Any] | None, list[bytes], list[Any] | None]:
+def pack(items: list[Any]) -> tuple[bytes, list[Any] | None, list[bytes] | bytes, list[Any] | None]:
+    """(metadata JSON array, payloads or None when all empty, tokens, vectors or None).
+    `tokens` is one bytes of every token joined by NUL when they are all str without NUL
+    (records, the common case), else a list of bytes."""
     if all(type(i) is Record for i in items):
         # Records: metadata and tokens only (payloads None = all empty).
-        return (_dumps([r.data for r in items]).encode("utf-8"), None,
+        metas = _dump_batch([r.data for r in items])
+        try:
+            joined = "\0".join([r.resume_token for r in items])
+        except TypeError:  # a token is bytes
+            joined = None
+        if joined is not None and joined.count("\0") == len(items) - 1:
+            return metas, None, joined.encode("utf-8", "surrogateescape"), None
+        return (metas, None,
                 [t.encode("utf-8", "surrogateescape") if type(t) is str else bytes(t) for t in (r.resume_token for r in items)],
                 None)
     metas = []
@@ -276,7 +335,7 @@ def pack(items: list[Any]) -> tuple[bytes, list[Any] | None, list[bytes], list[A
             if vectors is None:
                 vectors = [None] * len(items)
             vectors[i] = v if isinstance(v, array) and v.typecode == "f" else array("f", v)
-    return _dumps(metas).encode("utf-8"), payloads, tokens, vectors
+    return _dump_batch(metas), payloads, tokens, vectors
 
 
 def open_read(instance: Any, token: str) -> Cursor:

@@ -6,20 +6,30 @@ import NvisyCore
 /// `metadata` is UTF-8 JSON text (an object's attributes or a record), kept as bytes
 /// so items cross providers without being parsed; ``metadataValue()`` parses it.
 ///
-/// Items that crossed the ABI share one buffer per batch: their `Data` fields are
-/// slices, so index them from `startIndex` (or `Data(x)` for a zero-based copy).
+/// Items that crossed the C ABI are views into one copied block per batch: nothing
+/// per item is built until a field is read, and handing such items to another native
+/// provider passes their bytes on without touching them. Fields read from such an item
+/// are slices of that block, so index them from `startIndex` (or `Data(x)` for a
+/// zero-based copy). Setting a field gives the item its own storage.
 public struct ProviderItem: Sendable, Hashable {
-    public var metadata: Data
-    public var payload: Data
-    public var vector: [Float]?
-    /// Opaque; a source resumes after the item that carried it.
-    public var resumeToken: Data
+    /// The fields of an item that owns its storage.
+    struct Fields: Sendable, Hashable {
+        var metadata: Data
+        var payload: Data
+        var vector: [Float]?
+        var resumeToken: Data
+    }
+
+    enum Storage: Sendable {
+        case owned(Fields)
+        /// Item `index` of a batch copied from a plugin.
+        case copied(CopiedBatch, Int)
+    }
+
+    var storage: Storage
 
     public init(metadata: Data = Data("{}".utf8), payload: Data = Data(), vector: [Float]? = nil, resumeToken: Data = Data()) {
-        self.metadata = metadata
-        self.payload = payload
-        self.vector = vector
-        self.resumeToken = resumeToken
+        storage = .owned(Fields(metadata: metadata, payload: payload, vector: vector, resumeToken: resumeToken))
     }
 
     public init(metadata: JSONValue, payload: Data = Data(), vector: [Float]? = nil, resumeToken: Data = Data()) {
@@ -27,10 +37,76 @@ public struct ProviderItem: Sendable, Hashable {
                   vector: vector, resumeToken: resumeToken)
     }
 
+    init(_ batch: CopiedBatch, _ index: Int) { storage = .copied(batch, index) }
+
+    /// UTF-8 JSON text (usually an object).
+    public var metadata: Data {
+        get {
+            switch storage {
+            case .owned(let f): f.metadata
+            case .copied(let b, let i): b.data(b.items[i].metadata)
+            }
+        }
+        set { update { $0.metadata = newValue } }
+    }
+
+    /// Raw bytes (an object's content, a document's text).
+    public var payload: Data {
+        get {
+            switch storage {
+            case .owned(let f): f.payload
+            case .copied(let b, let i): b.data(b.items[i].payload)
+            }
+        }
+        set { update { $0.payload = newValue } }
+    }
+
+    /// An embedding, if any.
+    public var vector: [Float]? {
+        get {
+            switch storage {
+            case .owned(let f): f.vector
+            case .copied(let b, let i): b.vector(b.items[i])
+            }
+        }
+        set { update { $0.vector = newValue } }
+    }
+
+    /// Opaque; a source resumes after the item that carried it.
+    public var resumeToken: Data {
+        get {
+            switch storage {
+            case .owned(let f): f.resumeToken
+            case .copied(let b, let i): b.data(b.items[i].resume_token)
+            }
+        }
+        set { update { $0.resumeToken = newValue } }
+    }
+
+    var fields: Fields {
+        switch storage {
+        case .owned(let f): f
+        case .copied: Fields(metadata: metadata, payload: payload, vector: vector, resumeToken: resumeToken)
+        }
+    }
+
+    /// Gives the item its own storage (dropping the old reference first, so that a field
+    /// that is mutated in place is not copied on write).
+    private mutating func update(_ body: (inout Fields) -> Void) {
+        var f = fields
+        storage = .owned(Fields(metadata: Data(), payload: Data(), vector: nil, resumeToken: Data()))
+        body(&f)
+        storage = .owned(f)
+    }
+
+    public static func == (a: ProviderItem, b: ProviderItem) -> Bool { a.fields == b.fields }
+    public func hash(into hasher: inout Hasher) { hasher.combine(fields) }
+
     /// The metadata parsed as JSON (`{}` when empty).
     public func metadataValue() throws -> JSONValue {
-        if metadata.isEmpty { return [:] }
-        return try JSONDecoder().decode(JSONValue.self, from: metadata)
+        let m = metadata
+        if m.isEmpty { return [:] }
+        return try JSONDecoder().decode(JSONValue.self, from: m)
     }
 
     /// The resume token as UTF-8 text.

@@ -3,26 +3,39 @@ import NvisyCore
 import NvisyPluginABI
 
 /// Lays out host items as `nvisy_item`s in memory that stays put for the call.
+///
+/// Items that are views of a batch copied from a plugin (``CopiedBatch``) pass on their
+/// `nvisy_item` as is: it already points into host-owned memory, which the caller's item
+/// array keeps alive for the call. Only items the host made itself are copied in.
 final class NativeBatchArena: @unchecked Sendable {
     private var bytes: UnsafeMutableRawPointer?
     private var byteCapacity = 0
     private var items: UnsafeMutablePointer<nvisy_item>?
     private var itemCapacity = 0
     private(set) var batch = nvisy_batch(items: nil, count: 0)
+    /// The items of the last fill when some are views: a transform's input must stay valid
+    /// until its cursor closes, and this arena lives as long as that cursor.
+    private var kept: [ProviderItem] = []
 
     deinit {
         bytes?.deallocate()
         items?.deallocate()
     }
 
+    /// Drops the items of the last fill (after a `write`, which borrows them for the call only).
+    func release() { kept = [] }
+
     @discardableResult
     func fill(_ source: [ProviderItem]) -> nvisy_batch {
         var total = 0
+        var views = false
         for item in source {
-            total += item.metadata.count + item.payload.count + item.resumeToken.count
-            if let v = item.vector { total += v.count * 4 + 4 }
+            guard case .owned(let f) = item.storage else { views = true; continue }
+            total += f.metadata.count + f.payload.count + f.resumeToken.count
+            if let v = f.vector { total += v.count * 4 + 4 }
         }
-        if total > byteCapacity {
+        kept = views ? source : []
+        if total > byteCapacity || bytes == nil {  // allocate even when every item is a view
             bytes?.deallocate()
             byteCapacity = max(total, byteCapacity * 2, 4096)
             bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
@@ -42,22 +55,27 @@ final class NativeBatchArena: @unchecked Sendable {
             offset += n
             return nvisy_bytes(data: UnsafePointer(dst.assumingMemoryBound(to: UInt8.self)), len: n)
         }
-        for (i, item) in source.enumerated() {
-            var c = nvisy_item()
-            c.metadata = put(item.metadata)
-            c.payload = put(item.payload)
-            c.resume_token = put(item.resumeToken)
-            if let v = item.vector {
-                offset = (offset + 3) & ~3
-                let dst = (base + offset).bindMemory(to: Float.self, capacity: v.count)
-                v.withUnsafeBufferPointer { src in
-                    if let s = src.baseAddress { dst.update(from: s, count: v.count) }
+        for i in source.indices {
+            switch source[i].storage {
+            case .copied(let b, let k):
+                (out + i).initialize(to: b.items[k])
+            case .owned(let f):
+                var c = nvisy_item()
+                c.metadata = put(f.metadata)
+                c.payload = put(f.payload)
+                c.resume_token = put(f.resumeToken)
+                if let v = f.vector {
+                    offset = (offset + 3) & ~3
+                    let dst = (base + offset).bindMemory(to: Float.self, capacity: v.count)
+                    v.withUnsafeBufferPointer { src in
+                        if let s = src.baseAddress { dst.update(from: s, count: v.count) }
+                    }
+                    offset += v.count * 4
+                    c.vector = UnsafePointer(dst)
+                    c.vector_len = v.count
                 }
-                offset += v.count * 4
-                c.vector = UnsafePointer(dst)
-                c.vector_len = v.count
+                (out + i).initialize(to: c)
             }
-            (out + i).initialize(to: c)
         }
         batch = nvisy_batch(items: UnsafePointer(out), count: source.count)
         return batch
@@ -68,43 +86,6 @@ extension Data {
     init(_ b: nvisy_bytes) {
         if let p = b.data, b.len > 0 { self.init(bytes: p, count: b.len) } else { self.init() }
     }
-}
-
-/// Copies a plugin-owned batch into host items (the ABI's "host copies what it keeps"):
-/// one allocation for the whole batch; each item's fields are slices of it.
-func copyItems(_ batch: nvisy_batch) -> [ProviderItem] {
-    guard let base = batch.items, batch.count > 0 else { return [] }
-    var total = 0
-    for i in 0..<batch.count {
-        let c = base[i]
-        total += c.metadata.len + c.payload.len + c.resume_token.len
-    }
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1), alignment: 16)
-    var offset = 0
-    func place(_ b: nvisy_bytes) -> Range<Int> {
-        guard let p = b.data, b.len > 0 else { return offset..<offset }
-        (buffer + offset).copyMemory(from: p, byteCount: b.len)
-        defer { offset += b.len }
-        return offset..<(offset + b.len)
-    }
-    var ranges: [(Range<Int>, Range<Int>, Range<Int>)] = []
-    ranges.reserveCapacity(batch.count)
-    for i in 0..<batch.count {
-        let c = base[i]
-        ranges.append((place(c.metadata), place(c.payload), place(c.resume_token)))
-    }
-    let blob = Data(bytesNoCopy: buffer, count: total, deallocator: .custom { p, _ in p.deallocate() })
-    var out: [ProviderItem] = []
-    out.reserveCapacity(batch.count)
-    for i in 0..<batch.count {
-        let c = base[i]
-        var vector: [Float]? = nil
-        if let v = c.vector, c.vector_len > 0 { vector = Array(UnsafeBufferPointer(start: v, count: c.vector_len)) }
-        let (m, p, t) = ranges[i]
-        out.append(ProviderItem(metadata: m.isEmpty ? Data() : blob[m], payload: p.isEmpty ? Data() : blob[p],
-                                vector: vector, resumeToken: t.isEmpty ? Data() : blob[t]))
-    }
-    return out
 }
 
 /// The outcome of one C call, before it becomes a Swift error.

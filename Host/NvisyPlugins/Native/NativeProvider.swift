@@ -122,6 +122,7 @@ final class NativeProviderInstance: SourceInstance, SinkInstance, TransformInsta
         guard let fn = provider.p.write else { throw missing("write") }
         try await runner.run("write", ctx: ctx) { [self] in
             var batch = arena.fill(items)
+            defer { arena.release() }
             let o = NativeOutcome(fn(handle.raw, ctx.pointer, &batch))
             return o.isOK ? .success(()) : .failure(o.error("\(descriptor.id): write"))
         }
@@ -240,7 +241,10 @@ final class NativeCursor: BatchCursor, @unchecked Sendable {
             let o = NativeOutcome(fn(c.raw, max(1, maxItems), &out))
             if o.isEnd { return .success(nil) }
             guard o.isOK else { return .failure(o.error("\(id): next")) }
-            return .success(copyItems(out))
+            guard let items = CopiedBatch.items(out) else {
+                return .failure(NvisyError(.unavailable, "\(id): next: out of memory copying a batch of \(out.count) items", retry: .transient))
+            }
+            return .success(items)
         }
         if result == nil { lock.withLock { ended = true } }
         return result

@@ -20,7 +20,15 @@ enum PythonItems {
         let tokens = nvisy_py_tuple_get(packed, 2)!
         let vectors = nvisy_py_tuple_get(packed, 3)!
         let noPayloads = nvisy_py_is_none(payloads) != 0  // records: every payload empty
-        let n = nvisy_py_list_size(tokens)
+        // Tokens: one bytes joined by NUL (the records fast path), or a list of bytes.
+        let joinedTokens: (Data, [Range<Int>])?
+        if nvisy_py_bytes_check(tokens) != 0 {
+            let d = Py.data(tokens) ?? Data()
+            joinedTokens = (d, splitOnNUL(d))
+        } else {
+            joinedTokens = nil
+        }
+        let n = joinedTokens?.1.count ?? nvisy_py_list_size(tokens)
         guard let metaData = Py.data(metas) else { throw NvisyError.internal("\(context): metadata is not bytes") }
         guard let ranges = splitJSONArray(metaData), ranges.count == n else {
             throw NvisyError(.unavailable, "\(context): item metadata is not a JSON object per item", retry: .permanent)
@@ -37,7 +45,8 @@ enum PythonItems {
                 }
                 p = d
             }
-            let t = Py.data(nvisy_py_list_get(tokens, i)!) ?? Data()
+            let t: Data
+            if let (d, r) = joinedTokens { t = r[i].isEmpty ? Data() : d[r[i]] } else { t = Py.data(nvisy_py_list_get(tokens, i)!) ?? Data() }
             var vector: [Float]? = nil
             if hasVectors, let v = nvisy_py_list_get(vectors, i), nvisy_py_is_none(v) == 0 {
                 vector = Py.withBuffer(v) { Array($0.bindMemory(to: Float.self)) }
@@ -47,15 +56,35 @@ enum PythonItems {
         return out
     }
 
+    /// The ranges between NUL bytes: `n - 1` NULs make `n` pieces (an empty `data` is one empty piece).
+    static func splitOnNUL(_ data: Data) -> [Range<Int>] {
+        data.withUnsafeBytes { raw in
+            var ranges: [Range<Int>] = []
+            var start = 0
+            for (i, c) in raw.enumerated() where c == 0 {
+                ranges.append((data.startIndex + start)..<(data.startIndex + i))
+                start = i + 1
+            }
+            ranges.append((data.startIndex + start)..<(data.startIndex + raw.count))
+            return ranges
+        }
+    }
+
     /// `(metas, blob, offsets, vectors)` for `_host._unpack`: four new references.
+    ///
+    /// Fast path (records): when no item has a payload or a vector and no resume token holds
+    /// a NUL, `blob` is the tokens joined by NUL and `offsets` is None; Python splits it once.
     static func toPython(_ items: [ProviderItem]) -> [PyPtr?] {
         var metaCount = 2 + max(0, items.count - 1)
         var blobCount = 0
         var anyVector = false
+        var joinable = true
         for item in items {
-            metaCount += item.metadata.isEmpty ? 2 : item.metadata.count
-            blobCount += item.payload.count + item.resumeToken.count
+            let m = item.metadata, p = item.payload, t = item.resumeToken
+            metaCount += m.isEmpty ? 2 : m.count
+            blobCount += p.count + t.count
             if item.vector != nil { anyVector = true }
+            if joinable, !p.isEmpty || t.withUnsafeBytes({ $0.firstIndex(of: 0) != nil }) { joinable = false }
         }
         let metas = Py.bytes(count: metaCount) { dst in
             let p = dst.assumingMemoryBound(to: UInt8.self)
@@ -71,6 +100,17 @@ enum PythonItems {
                 }
             }
             p[o] = UInt8(ascii: "]")
+        }
+        if joinable, !anyVector, !items.isEmpty {
+            let blob = Py.bytes(count: blobCount + items.count - 1) { dst in
+                var o = 0
+                for (i, item) in items.enumerated() {
+                    if i > 0 { dst.storeBytes(of: 0, toByteOffset: o, as: UInt8.self); o += 1 }
+                    item.resumeToken.withUnsafeBytes { if $0.count > 0 { (dst + o).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                    o += item.resumeToken.count
+                }
+            }
+            return [metas, blob, nil, nil]
         }
         var offsets = [Int64](repeating: 0, count: items.count * 4)
         let blob = Py.bytes(count: blobCount) { dst in

@@ -57,13 +57,27 @@ public final class CounterCursor: ItemCursor {
     }
 }
 
-/// `trivial/discard`: counts what it is given.
+/// `trivial/discard`: counts what it is given. With `expectItems`/`expectBytes`, `check`
+/// fails unless exactly that many items and payload bytes arrived (so a benchmark can prove
+/// the sink really received everything).
 public final class Discard: SinkProvider {
+    public struct Config: Decodable, Sendable {
+        public var expectItems: Int?
+        public var expectBytes: Int?
+        public init(expectItems: Int? = nil, expectBytes: Int? = nil) { self.expectItems = expectItems; self.expectBytes = expectBytes }
+    }
     public static let name = "discard"
     public static let dataType = DataType.object
+    public static let configSchema = #"{"type":"object","properties":{"expectItems":{"type":"integer","minimum":0},"expectBytes":{"type":"integer","minimum":0}}}"#
     public private(set) var items = 0
     public private(set) var bytes = 0
-    public init(config: NoConfig, credentials: NoConfig) throws {}
+    let config: Config
+    public init(config: Config, credentials: NoConfig) throws { self.config = config }
+
+    public func check(_ context: CallContext) throws {
+        if let n = config.expectItems, n != items { throw PluginError.permanent("discard received \(items) items, expected \(n)") }
+        if let n = config.expectBytes, n != bytes { throw PluginError.permanent("discard received \(bytes) payload bytes, expected \(n)") }
+    }
 
     public func write(_ items: [Item], context: CallContext) throws {
         self.items += items.count

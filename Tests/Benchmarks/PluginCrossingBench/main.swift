@@ -39,8 +39,9 @@ final class DirectCursor: BatchCursor, @unchecked Sendable {
 final class DirectSink: SinkInstance, @unchecked Sendable {
     let descriptor = ProviderDescriptor(plugin: "direct", name: "discard", description: "", kinds: [.sink],
                                         dataType: .object, configSchema: [:], credentialsSchema: nil)
-    let provider = try! Discard(config: NoConfig(), credentials: NoConfig())
-    func check() async throws {}
+    let provider: Discard
+    init(expect items: Int) { provider = try! Discard(config: .init(expectItems: items, expectBytes: items * 16), credentials: NoConfig()) }
+    func check() async throws { try provider.check(.none) }
     func close() async {}
     func write(_ items: [ProviderItem]) async throws {
         try provider.write(items.map { Item(metadataJSON: $0.metadata, payload: $0.payload, vector: $0.vector, resumeToken: $0.resumeToken) },
@@ -50,12 +51,15 @@ final class DirectSink: SinkInstance, @unchecked Sendable {
 
 // MARK: The loop both sides run
 
+/// Moves every item from `source` to `sink`; then the sink's `check` proves it received every
+/// item and every payload byte (outside the timed part would be fairer, but it is one call).
 func pump(_ source: any SourceInstance, _ sink: any SinkInstance, batch: Int) async throws -> Int {
     var n = 0
     for try await items in source.read(batchSize: batch) {
         try await sink.write(items)
         n += items.count
     }
+    try await sink.check()
     return n
 }
 
@@ -99,26 +103,48 @@ guard report.failed.isEmpty, await host.providers().count > 0 else {
     exit(1)
 }
 
-print("plugin crossing: items/s source → sink (trivial providers, 16-byte payloads), best of 5")
+print("plugin crossing: items/s source → sink (trivial providers, 16-byte payloads), runs interleaved, best of 7")
 var failed = false
-for (batch, items) in [(1, 100_000), (64, 1_000_000), (1024, 1_000_000)] {
-    let direct = try await measure(items: items) {
-        try await pump(try DirectSource(count: items), DirectSink(), batch: batch)
-    }
-    var results: [(String, Double)] = []
-    for (label, isolation) in [("caller thread", ProviderCallOptions.Isolation.callerThread), ("dedicated thread", .dedicatedThread)] {
-        let options = ProviderCallOptions(timeout: .seconds(60), isolation: isolation)
-        let r = try await measure(items: items) {
-            let source = try await host.makeSource("trivial/counter", config: ["count": .number(Double(items))], options: options)
-            let sink = try await host.makeSink("trivial/discard", config: [:], options: options)
-            defer { Task { await source.close(); await sink.close() } }
-            return try await pump(source, sink, batch: batch)
+// NVISY_BENCH_PROFILE=direct|caller|dedicated runs only that side at batch 64 for a while (for perf record).
+if let mode = ProcessInfo.processInfo.environment["NVISY_BENCH_PROFILE"] {
+    let options = ProviderCallOptions(timeout: .seconds(60), isolation: mode == "dedicated" ? .dedicatedThread : .callerThread)
+    for _ in 0..<10 {
+        if mode == "direct" {
+            _ = try await pump(try DirectSource(count: 1_000_000), DirectSink(expect: 1_000_000), batch: 64)
+        } else {
+            let source = try await host.makeSource("trivial/counter", config: ["count": .number(1_000_000)], options: options)
+            let sink = try await host.makeSink("trivial/discard", config: ["expectItems": 1_000_000, "expectBytes": 16_000_000], options: options)
+            _ = try await pump(source, sink, batch: 64)
         }
-        results.append((label, r))
     }
+    exit(0)
+}
+for (batch, items) in [(1, 100_000), (64, 1_000_000), (1024, 1_000_000)] {
+    // The three sides take turns (direct, caller thread, dedicated thread, direct, ...), best
+    // of 7 each, so that a change in machine load hits all of them alike.
+    let sides: [(String, ProviderCallOptions.Isolation?)] = [("direct", nil), ("caller thread", .callerThread), ("dedicated thread", .dedicatedThread)]
+    var best = [Double](repeating: 0, count: sides.count)
+    for _ in 0..<7 {
+        for (k, side) in sides.enumerated() {
+            best[k] = max(best[k], try await measure(items: items, runs: 1) {
+                guard let isolation = side.1 else {
+                    return try await pump(try DirectSource(count: items), DirectSink(expect: items), batch: batch)
+                }
+                let options = ProviderCallOptions(timeout: .seconds(60), isolation: isolation)
+                let source = try await host.makeSource("trivial/counter", config: ["count": .number(Double(items))], options: options)
+                let sink = try await host.makeSink("trivial/discard", config: ["expectItems": .number(Double(items)), "expectBytes": .number(Double(items * 16))],
+                                                   options: options)
+                defer { Task { await source.close(); await sink.close() } }
+                return try await pump(source, sink, batch: batch)
+            })
+        }
+    }
+    let direct = best[0]
+    let results = [(sides[1].0, best[1]), (sides[2].0, best[2])]
     let ratio = results[0].1 / direct
-    print(String(format: "batch %4d: direct %@/s, dlopen %@/s (caller thread) %@/s (dedicated thread); ratio %.2f (caller thread), %.2f (dedicated thread)",
-                 batch, rate(direct), rate(results[0].1), rate(results[1].1), ratio, results[1].1 / direct))
+    // "ratio Nx ... target >= 0.9x" is the form scripts/bench_report.py charts.
+    print(String(format: "batch %4d: direct %@/s, dlopen %@/s (caller thread) %@/s (dedicated thread); ratio %.2fx (caller thread%@), %.2fx (dedicated thread)",
+                 batch, rate(direct), rate(results[0].1), rate(results[1].1), ratio, batch == 64 ? ", target >= 0.9x" : "", results[1].1 / direct))
     if batch == 64, ratio < 0.9 { failed = true }
 }
 print(failed ? "bench-plugins: ratio at batch 64 is below the 0.9 target" : "bench-plugins: ratio at batch 64 meets the 0.9 target")
