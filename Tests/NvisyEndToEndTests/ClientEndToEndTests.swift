@@ -16,6 +16,8 @@ struct ClientEndToEndTests {
         let pid: pid_t
         let port: Int
         let config: URL
+        /// The server's plugins.d: the filesystem plugin only, so a test can add manifests.
+        let plugins: URL
         var url: String { "http://127.0.0.1:\(port)" }
 
         /// Runs `nvisy args…` as the logged-in user of this server.
@@ -29,7 +31,11 @@ struct ClientEndToEndTests {
     static func startServer() async throws -> Server {
         let dir = TestPostgres.temporaryDirectory("nvisy-client")
         let port = try FreePort.loopback()
-        let pid = try ChildProcess.spawn(NvisyBinary.path, arguments: ["serve", "--data-dir", dir.path, "--port", "\(port)", "--log-level", "warning"],
+        let plugins = TestPostgres.temporaryDirectory("nvisy-client-plugins")
+        try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "plugins.d/filesystem.toml", toPath: plugins.appendingPathComponent("filesystem.toml").path)
+        let pid = try ChildProcess.spawn(NvisyBinary.path, arguments: ["serve", "--data-dir", dir.path, "--port", "\(port)", "--log-level", "warning",
+                                                                     "--plugins-dir", plugins.path],
                                          purpose: "nvisy serve")
         for _ in 0..<240 {
             if await NvisyBinary.get(port: port, path: "/health")?.status == 200 { break }
@@ -37,7 +43,7 @@ struct ClientEndToEndTests {
         }
         let config = TestPostgres.temporaryDirectory("nvisy-client-config")
         try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
-        return Server(pid: pid, port: port, config: config)
+        return Server(pid: pid, port: port, config: config, plugins: plugins)
     }
 
     static func stop(_ server: Server) async {
@@ -168,6 +174,28 @@ struct ClientEndToEndTests {
         let plugins = try await server.nvisy(["plugins", "status", "--json"])
         #expect(plugins.status == 0, "\(plugins.output)")
         #expect(plugins.output.contains("\"filesystem\""))
+
+        // A scaffolded Python provider passes its own tests and loads into the running host on reload.
+        let scaffolds = TestPostgres.temporaryDirectory("client-scaffold")
+        let made = try await server.nvisy(["plugins", "new", "python", "hello", "--kind", "source", "--dir", scaffolds.path])
+        #expect(made.status == 0, "\(made.output)")
+        let folder = scaffolds.appendingPathComponent("hello")
+        let pytest = try await ChildProcess.run(FileManager.default.currentDirectoryPath + "/.venv/bin/python",
+                                                arguments: ["-m", "pytest", "-q", "-p", "no:cacheprovider", folder.path], timeout: .seconds(120), purpose: "pytest")
+        #expect(pytest.status == 0, "\(pytest.output)")
+        #expect(pytest.output.contains("3 passed"), "\(pytest.output)")
+        let again = try await server.nvisy(["plugins", "new", "python", "hello", "--kind", "source", "--dir", scaffolds.path])
+        #expect(again.status == 1 && again.output.contains("already exists"), "\(again.output)")
+        let badName = try await server.nvisy(["plugins", "new", "python", "Hello-World", "--kind", "sink", "--dir", scaffolds.path])
+        #expect(badName.status == 1 && badName.output.contains("lower case"), "\(badName.output)")
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("hello.toml"), to: server.plugins.appendingPathComponent("hello.toml"))
+        let reload = try await server.nvisy(["plugins", "reload", "--json"])
+        #expect(reload.status == 0, "\(reload.output)")
+        let loaded = (try Self.object(reload)["items"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "hello" }
+        #expect(loaded?["status"] as? String == "loaded", "\(reload.output)")
+        #expect((loaded?["providers"] as? [[String: Any]])?.first?["id"] as? String == "hello/records", "\(reload.output)")
+        let helloSource = try await server.nvisy(["connections", "create", "greetings", "--provider", "hello/records", "--config", #"{"count":5}"#])
+        #expect(helloSource.status == 0, "\(helloSource.output)")
 
         let logout = try await server.nvisy(["logout"])
         #expect(logout.status == 0)
