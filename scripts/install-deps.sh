@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev python3-venv libffi-dev nats-server)
+APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev python3-venv libffi-dev nats-server chromium)
 PYTHON=/usr/bin/python3.11
 VENV=.venv
 

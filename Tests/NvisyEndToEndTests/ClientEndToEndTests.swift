@@ -197,6 +197,23 @@ struct ClientEndToEndTests {
         let helloSource = try await server.nvisy(["connections", "create", "greetings", "--provider", "hello/records", "--config", #"{"count":5}"#])
         #expect(helloSource.status == 0, "\(helloSource.output)")
 
+        // The console in headless Chromium: sign in, run "copy" with its button, see the run complete on
+        // the page, no console error (a CSP violation would be one); the screenshot is for people.
+        let screenshots = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Tests/Screenshots")
+        try FileManager.default.createDirectory(at: screenshots, withIntermediateDirectories: true)
+        let shot = screenshots.appendingPathComponent("console.png")
+        try? FileManager.default.removeItem(at: shot)
+        let browser = try await ChildProcess.run(FileManager.default.currentDirectoryPath + "/.venv/bin/python",
+                                                 arguments: ["python/tests/console_browser.py", server.url + "/console", "ada@example.com",
+                                                             "correct horse battery", "copy", shot.path],
+                                                 timeout: .seconds(180), purpose: "console in chromium")
+        #expect(browser.status == 0, "\(browser.output)")
+        let seen = try JSONSerialization.jsonObject(with: Data((browser.output.split(separator: "\n").last ?? "").utf8)) as? [String: Any]
+        #expect(seen?["status"] as? String == "completed", "\(browser.output)")
+        #expect((seen?["totals"] as? [String])?.last?.contains("written 25") == true, "\(browser.output)")
+        #expect((seen?["errors"] as? [String])?.isEmpty == true, "\(browser.output)")
+        #expect(((try? FileManager.default.attributesOfItem(atPath: shot.path)[.size] as? Int) ?? 0) > 10_000, "no screenshot")
+
         let logout = try await server.nvisy(["logout"])
         #expect(logout.status == 0)
         #expect(!FileManager.default.fileExists(atPath: credentials.path))
