@@ -191,7 +191,9 @@ struct ClientEndToEndTests {
         try FileManager.default.copyItem(at: folder.appendingPathComponent("hello.toml"), to: server.plugins.appendingPathComponent("hello.toml"))
         let reload = try await server.nvisy(["plugins", "reload", "--json"])
         #expect(reload.status == 0, "\(reload.output)")
-        let loaded = (try Self.object(reload)["items"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "hello" }
+        let report = try Self.object(reload)
+        #expect(report["added"] as? [String] == ["hello"], "\(reload.output)")
+        let loaded = (report["plugins"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "hello" }
         #expect(loaded?["status"] as? String == "loaded", "\(reload.output)")
         #expect((loaded?["providers"] as? [[String: Any]])?.first?["id"] as? String == "hello/records", "\(reload.output)")
         let helloSource = try await server.nvisy(["connections", "create", "greetings", "--provider", "hello/records", "--config", #"{"count":5}"#])

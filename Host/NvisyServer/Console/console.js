@@ -135,7 +135,7 @@ async function loadRuns() {
   if (!state.workspace) return;
   const page = await api("GET", "/api/v1/workspaces/" + state.workspace + "/runs?limit=50");
   for (const r of page.items) {
-    const tr = row([r.id.slice(0, 8), r.pipelineName, el("span", r.status, "status-" + r.status), r.read, r.written, r.failed, r.createdAt], "clickable");
+    const tr = row([r.id, r.pipelineName, el("span", r.status, "status-" + r.status), r.read, r.written, r.failed, r.createdAt], "clickable");
     tr.addEventListener("click", () => follow(r.id));
     rows.appendChild(tr);
   }

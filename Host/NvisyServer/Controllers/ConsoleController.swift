@@ -20,7 +20,6 @@ public struct ConsoleController: Sendable {
 
     public func addRoutes(to router: Router<NvisyRequestContext>) {
         router.get("/console") { _, _ in Self.response("index.html") }
-        router.get("/console/") { _, _ in Self.response("index.html") }
         router.get("/console/:file") { _, context in
             Self.response(context.parameters.get("file") ?? "")
         }

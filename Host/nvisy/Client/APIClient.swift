@@ -109,11 +109,12 @@ struct APIClient: Sendable {
         } else if problem == nil, !raw.isEmpty {
             line += ": \(raw.prefix(200))"
         }
+        let detail = problem?["detail"]?.stringValue ?? ""
         let fields = (problem?["errors"]?.arrayValue ?? []).map { error -> String in
             let pointer = error["pointer"]?.stringValue ?? ""
             let message = error["message"]?.stringValue ?? "\(error)"
             return pointer.isEmpty ? message : "\(pointer): \(message)"
-        }
+        }.filter { !detail.contains($0) }  // some details already list every field
         if !fields.isEmpty { line += " (" + fields.joined(separator: "; ") + ")" }
         let kind: NvisyError.Kind = switch status {
         case 400, 413, 422: .invalidInput
@@ -125,7 +126,7 @@ struct APIClient: Sendable {
         case 503: .unavailable
         default: .internal
         }
-        if status == 401 { line += "; run `nvisy login` or set NVISY_TOKEN" }
+        if status == 401, !line.contains("password") { line += "; run `nvisy login` or set NVISY_TOKEN" }
         return NvisyError(kind, line)
     }
 }

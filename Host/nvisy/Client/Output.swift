@@ -32,7 +32,9 @@ enum Output {
         var out = ""
         for row in all {
             let cells = row.indices.map { i in i == row.count - 1 ? row[i] : row[i].padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-            out += cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
+            var line = cells.joined(separator: "  ")
+            while line.hasSuffix(" ") { line.removeLast() }
+            out += line + "\n"
         }
         if rows.isEmpty { out += "(none)\n" }
         return out

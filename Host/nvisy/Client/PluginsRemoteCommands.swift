@@ -34,7 +34,9 @@ struct PluginsReloadCommand: AsyncParsableCommand {
     func run() async throws {
         let page = try await options.client().call(.POST, "/api/v1/plugins/reload") ?? .null
         if options.json { try Output.json(page); return }
-        for plugin in Output.items(page) {
+        // The answer: {added, removed, failed, plugins}.
+        print("added: \(Output.text(page, "added")); removed: \(Output.text(page, "removed")); failed: \(Output.text(page, "failed"))")
+        for plugin in page["plugins"]?.arrayValue ?? [] {
             print("\(Output.text(plugin, "name"))\t\(Output.text(plugin, "status"))" + (plugin["error"].map { "\t\(Output.describe($0))" } ?? ""))
         }
     }

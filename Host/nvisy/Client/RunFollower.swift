@@ -38,7 +38,8 @@ struct RunFollower {
         }
         self = follower
         // A stream cut short (server restart, proxy) falls back to reading the run itself.
-        let run = try await final ?? client.get("/api/v1/runs/\(runID)")
+        let run: JSONValue
+        if let final { run = final } else { run = try await client.get("/api/v1/runs/\(runID)") }
         if json {
             try Output.json(run)
         } else {
@@ -49,7 +50,7 @@ struct RunFollower {
             }
             if (run["failed"]?.doubleValue ?? 0) > 0 { print("failed items: nvisy runs errors \(runID)") }
         }
-        fflush(stdout)
+        fflush(nil)
         if run["status"]?.stringValue != "completed" { throw ExitCode.failure }
     }
 
@@ -58,7 +59,7 @@ struct RunFollower {
         let elapsed = Self.elapsed(run) ?? seconds(ContinuousClock.now - started)
         if !live {
             print(Self.line(run, elapsed: elapsed))
-            fflush(stdout)
+            fflush(nil)
             return
         }
         var lines = [Self.line(run, elapsed: elapsed)]
@@ -73,7 +74,7 @@ struct RunFollower {
         var text = drawnLines > 0 ? "\u{1B}[\(drawnLines)A\u{1B}[J" : ""
         text += lines.joined(separator: "\n") + "\n"
         print(text, terminator: "")
-        fflush(stdout)
+        fflush(nil)
         drawnLines = lines.count
     }
 

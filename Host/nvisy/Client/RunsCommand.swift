@@ -24,7 +24,7 @@ struct RunsCommand: AsyncParsableCommand {
             var path = "/api/v1/workspaces/\(ws)/runs?limit=\(max(1, min(limit, 100)))"
             if let status { path += "&status=" + Output.query(status) }
             if let pipeline {
-                let id = try await PipelinesCommand.find(pipeline, options, WorkspaceOption(workspace: ws)).1
+                let id = try await PipelinesCommand.find(pipeline, options, WorkspaceOption.named(ws)).1
                 path += "&pipelineId=" + id
             }
             let items = Output.items(try await client.get(path))

@@ -8,6 +8,13 @@ struct WorkspaceOption: ParsableArguments {
     @Option(name: [.short, .long], help: "The workspace's name or id (default: NVISY_WORKSPACE, or your only workspace)")
     var workspace: String?
 
+    /// An option already set (a name or id the command got another way).
+    static func named(_ nameOrID: String) -> WorkspaceOption {
+        var option = WorkspaceOption()
+        option.workspace = nameOrID
+        return option
+    }
+
     /// The workspace's id.
     func resolve(_ client: APIClient) async throws -> String {
         let wanted = workspace ?? ProcessInfo.processInfo.environment["NVISY_WORKSPACE"].flatMap { $0.isEmpty ? nil : $0 }

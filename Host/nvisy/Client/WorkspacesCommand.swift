@@ -25,7 +25,7 @@ struct WorkspacesCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
             let client = try options.client()
-            let id = try await WorkspaceOption(workspace: workspace).resolve(client)
+            let id = try await WorkspaceOption.named(workspace).resolve(client)
             let item = try await client.get("/api/v1/workspaces/\(id)")
             if options.json { try Output.json(item) } else { Output.record(item, WorkspacesCommand.columns + [("DESCRIPTION", "description")]) }
         }
@@ -50,7 +50,7 @@ struct WorkspacesCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
             let client = try options.client()
-            let id = try await WorkspaceOption(workspace: workspace).resolve(client)
+            let id = try await WorkspaceOption.named(workspace).resolve(client)
             try await client.call(.DELETE, "/api/v1/workspaces/\(id)")
             if options.json { try Output.json(["deleted": .string(id)]) } else { print("Deleted workspace \(id).") }
         }
