@@ -162,14 +162,14 @@ struct ClientEndToEndTests {
         #expect(notAnID.status != 0 && notAnID.output.contains("not a run id"), "\(notAnID.output)")
 
         // Upload: the file's size and hash come back.
-        let upload = source.appendingPathComponent("big.bin")
+        let upload = TestPostgres.temporaryDirectory("client-upload").appendingPathExtension("bin")
         let bytes = Data((0..<300_000).map { UInt8($0 % 251) })
         try bytes.write(to: upload)
         let uploaded = try await server.nvisy(["files", "upload", upload.path, "--json"])
         #expect(uploaded.status == 0, "\(uploaded.output)")
         let file = try Self.object(uploaded)
         #expect(file["size"] as? Int == bytes.count)
-        #expect(file["name"] as? String == "big.bin")
+        #expect(file["name"] as? String == upload.lastPathComponent)
 
         let plugins = try await server.nvisy(["plugins", "status", "--json"])
         #expect(plugins.status == 0, "\(plugins.output)")
@@ -184,8 +184,8 @@ struct ClientEndToEndTests {
                                                 arguments: ["-m", "pytest", "-q", "-p", "no:cacheprovider", folder.path], timeout: .seconds(120), purpose: "pytest")
         #expect(pytest.status == 0, "\(pytest.output)")
         #expect(pytest.output.contains("3 passed"), "\(pytest.output)")
-        let again = try await server.nvisy(["plugins", "new", "python", "hello", "--kind", "source", "--dir", scaffolds.path])
-        #expect(again.status == 1 && again.output.contains("already exists"), "\(again.output)")
+        let twice = try await server.nvisy(["plugins", "new", "python", "hello", "--kind", "source", "--dir", scaffolds.path])
+        #expect(twice.status == 1 && twice.output.contains("already exists"), "\(twice.output)")
         let badName = try await server.nvisy(["plugins", "new", "python", "Hello-World", "--kind", "sink", "--dir", scaffolds.path])
         #expect(badName.status == 1 && badName.output.contains("lower case"), "\(badName.output)")
         try FileManager.default.copyItem(at: folder.appendingPathComponent("hello.toml"), to: server.plugins.appendingPathComponent("hello.toml"))
