@@ -179,7 +179,8 @@ let package = Package(
             ],
             path: "Host/NvisyServer",
             exclude: ["API.md"],
-            resources: [.embedInCode("openapi.yaml")],
+            resources: [.embedInCode("openapi.yaml"), .embedInCode("Console/index.html"),
+                        .embedInCode("Console/console.js"), .embedInCode("Console/console.css")],
             swiftSettings: swift6,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
@@ -191,6 +192,7 @@ let package = Package(
                 "NvisyRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Host/nvisy",
             swiftSettings: swift6

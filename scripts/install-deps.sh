@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # g++: llama-cpp-python (python/requirements.txt) compiles llama.cpp from source.
-APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev python3-venv libffi-dev nats-server g++)
+# chromium: the web console's end-to-end test drives it headless.
+APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev python3-venv libffi-dev nats-server g++ chromium)
 PYTHON=/usr/bin/python3.11
 VENV=.venv
 

@@ -11,7 +11,9 @@ struct Nvisy: AsyncParsableCommand {
         commandName: "nvisy",
         abstract: "A plugin-host server for data and AI pipelines.",
         version: version,
-        subcommands: [ServeCommand.self, WorkerCommand.self, MigrateCommand.self, KeysCommand.self, PluginsCommand.self],
+        subcommands: [ServeCommand.self, WorkerCommand.self, MigrateCommand.self, KeysCommand.self, PluginsCommand.self,
+                      LoginCommand.self, LogoutCommand.self, WorkspacesCommand.self, ConnectionsCommand.self,
+                      PipelinesCommand.self, RunsCommand.self, FilesCommand.self],
         defaultSubcommand: nil
     )
 

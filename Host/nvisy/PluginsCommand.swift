@@ -10,7 +10,8 @@ import NvisyServer
 struct PluginsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins", abstract: "List, enable or disable provider plugins.",
-        subcommands: [List.self, Enable.self, Disable.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Enable.self, Disable.self,
+                       PluginsStatusCommand.self, PluginsReloadCommand.self, PluginsNewCommand.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Load plugins.d and show each plugin and provider.")

@@ -39,6 +39,7 @@ public func buildRouter(dependencies: ApplicationDependencies) -> Router<NvisyRe
     if let api = dependencies.api { APIRoutes.add(to: router, dependencies: api) }
     HealthController(checks: dependencies.healthChecks).addRoutes(to: router)
     MetricsController().addRoutes(to: router)
+    ConsoleController().addRoutes(to: router)
     if let plugins = dependencies.plugins {
         PluginsController(host: plugins).addRoutes(to: router)
     }
