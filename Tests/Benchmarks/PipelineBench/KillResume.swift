@@ -47,7 +47,7 @@ enum KillResume {
         child.waitUntilExit()
         atKill = try await count("SELECT count(*)::int FROM people_k")
         let resumedFrom = try await {
-            for try await t in try await client.query("SELECT convert_from(resume_token, 'UTF8') FROM run_checkpoints WHERE run_id = \(runId)",
+            for try await t in try await client.query("SELECT encode(resume_token, 'escape') FROM run_checkpoints WHERE run_id = \(runId)",
                                                       logger: logger).decode(String.self) { return t }
             return "(no checkpoint)"
         }()

@@ -92,7 +92,7 @@ if ProcessInfo.processInfo.environment["NVISY_BENCH_SKIP_KILL"] == nil {
         print("rows re-processed after a kill -9 at 50 %: \(k.reprocessed) (target <= one batch = \(options.batchSize))")
         if k.finalRows != rows { print("ERROR: \(k.finalRows) rows in the table after the resumed run, expected \(rows)") }
     } catch {
-        print("kill -9 measurement failed: \(error)")
+        print("kill -9 measurement failed: \(String(reflecting: error))")
     }
 }
 pool.cancel()
