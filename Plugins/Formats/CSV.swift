@@ -34,48 +34,124 @@ public final class CSV: TransformProvider {
     }
 
     public func transform(_ items: [Item], context: CallContext) throws -> any ItemCursor {
-        var objects = items.makeIterator()
-        var current: (item: Item, name: String, parser: CSVParser)? = nil
-        var names: [String]? = nil
-        let delimiter = self.delimiter
-        let header = self.header
-        return ClosureCursor { context in
-            while true {
-                if current == nil {
-                    guard let item = objects.next() else { return nil }
-                    let name = item.metadata["path"]?.stringValue ?? "object"
-                    current = (item, name, CSVParser(item.payload, delimiter: delimiter))
-                    names = nil
-                }
-                let (item, name, _) = current!
-                guard let (line, fields) = try current!.parser.nextRow(name: name) else {
-                    current = nil
-                    continue
-                }
-                try context.checkCancelled()
-                if header, names == nil {
-                    names = fields
-                    continue
-                }
-                let keys = names ?? (1...fields.count).map { "c\($0)" }
-                if names == nil { names = keys }
-                guard fields.count == keys.count else {
-                    throw PluginError.permanent("\(name) line \(line): expected \(keys.count) fields, found \(fields.count)")
-                }
-                var record: [String: JSON] = [:]
-                for (k, v) in zip(keys, fields) { record[k] = .string(v) }
-                return Item(metadata: .object(record), resumeToken: "\(item.resumeTokenString)#\(line)")
-            }
-        }
+        CSVCursor(objects: items, delimiter: delimiter, header: header)
     }
 }
 
-/// A byte-level RFC 4180 reader.
+/// Rows of a batch of CSV objects as records. Each record's JSON text is written straight from
+/// the row's bytes (keys sorted, as `JSON.serialized()` writes them) rather than through a
+/// `JSON` tree: a million-row file is a million of these.
+final class CSVCursor: ItemCursor {
+    private var objects: IndexingIterator<[Item]>
+    private let delimiter: UInt8
+    private let header: Bool
+    private var parser: CSVParser?
+    private var name = "object"
+    private var tokenPrefix: [UInt8] = []
+    /// Field names in output order (sorted, unique) and, for each, the field index it takes.
+    private var layout: [(key: [UInt8], field: Int)]?
+    private var fieldCount = 0
+    private var json: [UInt8] = []
+    private var token: [UInt8] = []
+
+    init(objects: [Item], delimiter: UInt8, header: Bool) {
+        self.objects = objects.makeIterator()
+        self.delimiter = delimiter
+        self.header = header
+    }
+
+    func next(max: Int, context: CallContext) throws -> [Item] {
+        var out: [Item] = []
+        out.reserveCapacity(Swift.min(max, 4096))
+        while out.count < max {
+            if parser == nil {
+                guard let item = objects.next() else { break }
+                name = item.metadata["path"]?.stringValue ?? "object"
+                tokenPrefix = Array(item.resumeToken) + [UInt8(ascii: "#")]
+                parser = CSVParser(item.payload, delimiter: delimiter)
+                layout = nil
+            }
+            guard let line = try parser!.nextRow(name: name) else {
+                parser = nil
+                continue
+            }
+            let p = parser!
+            if layout == nil {
+                let names = header ? (0..<p.fieldCount).map { String(decoding: p.field($0), as: UTF8.self) }
+                                   : (1...p.fieldCount).map { "c\($0)" }
+                // A repeated name keeps its last field, as a dictionary would.
+                var last: [String: Int] = [:]
+                for (i, n) in names.enumerated() { last[n] = i }
+                layout = last.keys.sorted().map { n in
+                    var key: [UInt8] = []
+                    JSONText.appendString(Array(n.utf8)[...], to: &key)
+                    return (key, last[n]!)
+                }
+                fieldCount = names.count
+                if header { continue }
+            }
+            if out.count % 256 == 0 { try context.checkCancelled() }
+            guard p.fieldCount == fieldCount else {
+                throw PluginError.permanent("\(name) line \(line): expected \(fieldCount) fields, found \(p.fieldCount)")
+            }
+            json.removeAll(keepingCapacity: true)
+            json.append(UInt8(ascii: "{"))
+            for (i, entry) in layout!.enumerated() {
+                if i > 0 { json.append(UInt8(ascii: ",")) }
+                json.append(contentsOf: entry.key)
+                json.append(UInt8(ascii: ":"))
+                JSONText.appendString(p.field(entry.field), to: &json)
+            }
+            json.append(UInt8(ascii: "}"))
+            token.removeAll(keepingCapacity: true)
+            token.append(contentsOf: tokenPrefix)
+            token.append(contentsOf: String(line).utf8)
+            out.append(Item(metadataJSON: Data(json), resumeToken: Data(token)))
+        }
+        return out
+    }
+}
+
+/// JSON string escaping for bytes, the way `JSON.serialized()` escapes.
+enum JSONText {
+    /// Appends `s` as a JSON string; invalid UTF-8 becomes U+FFFD, as `String(decoding:)` makes it.
+    static func appendString(_ s: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        if s.contains(where: { $0 >= 0x80 }) {
+            let repaired = Array(String(decoding: s, as: UTF8.self).utf8)
+            if repaired.count != s.count || !repaired.elementsEqual(s) { return appendASCIIOrValid(repaired[...], to: &out) }
+        }
+        appendASCIIOrValid(s, to: &out)
+    }
+
+    private static func appendASCIIOrValid(_ s: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        out.append(0x22)
+        for b in s {
+            switch b {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+            case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
+    }
+}
+
+/// A byte-level RFC 4180 reader. A row's fields are kept in one reusable buffer
+/// (``field(_:)``) instead of a `String` each; invalid UTF-8 is repaired when a field is
+/// written as JSON (``JSONText``).
 struct CSVParser {
     let bytes: [UInt8]
     let delimiter: UInt8
     var pos = 0
     var line = 1
+    private var row: [UInt8] = []
+    private var ends: [Int] = []
 
     init(_ data: Data, delimiter: UInt8) {
         var b = [UInt8](data)
@@ -84,44 +160,52 @@ struct CSVParser {
         self.delimiter = delimiter
     }
 
-    /// The next row and the line it starts on, or nil at the end. Blank lines are skipped.
-    mutating func nextRow(name: String) throws -> (Int, [String])? {
+    /// Fields in the last row read.
+    var fieldCount: Int { ends.count }
+
+    /// The bytes of field `i` of the last row read.
+    func field(_ i: Int) -> ArraySlice<UInt8> { row[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
+
+    /// Reads the next row (then ``field(_:)``); answers the line it starts on, or nil at the
+    /// end. Blank lines are skipped.
+    mutating func nextRow(name: String) throws -> Int? {
         while pos < bytes.count, bytes[pos] == 0x0A || bytes[pos] == 0x0D {
             if bytes[pos] == 0x0A { line += 1 }
             pos += 1
         }
         guard pos < bytes.count else { return nil }
         let start = line
-        var fields: [String] = []
-        var field: [UInt8] = []
+        row.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        var fieldStart = 0
         var quoted = false
         var wasQuoted = false
         while pos < bytes.count {
             let c = bytes[pos]
             if quoted {
                 if c == 0x22 {
-                    if pos + 1 < bytes.count, bytes[pos + 1] == 0x22 { field.append(0x22); pos += 2; continue }
+                    if pos + 1 < bytes.count, bytes[pos + 1] == 0x22 { row.append(0x22); pos += 2; continue }
                     quoted = false; pos += 1; continue
                 }
                 if c == 0x0A { line += 1 }
-                field.append(c); pos += 1; continue
+                row.append(c); pos += 1; continue
             }
-            if c == 0x22, field.isEmpty, !wasQuoted { quoted = true; wasQuoted = true; pos += 1; continue }
+            if c == 0x22, row.count == fieldStart, !wasQuoted { quoted = true; wasQuoted = true; pos += 1; continue }
             if c == delimiter {
-                fields.append(String(decoding: field, as: UTF8.self)); field = []; wasQuoted = false; pos += 1; continue
+                ends.append(row.count); fieldStart = row.count; wasQuoted = false; pos += 1; continue
             }
             if c == 0x0A || c == 0x0D {
                 if c == 0x0D, pos + 1 < bytes.count, bytes[pos + 1] == 0x0A { pos += 1 }
                 pos += 1
                 line += 1
-                fields.append(String(decoding: field, as: UTF8.self))
-                return (start, fields)
+                ends.append(row.count)
+                return start
             }
             if wasQuoted { throw PluginError.permanent("\(name) line \(line): text after a closing quote") }
-            field.append(c); pos += 1
+            row.append(c); pos += 1
         }
         if quoted { throw PluginError.permanent("\(name) line \(start): unterminated quoted field") }
-        fields.append(String(decoding: field, as: UTF8.self))
-        return (start, fields)
+        ends.append(row.count)
+        return start
     }
 }

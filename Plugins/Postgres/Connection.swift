@@ -7,6 +7,8 @@ final class PGConnection {
     private var conn: OpaquePointer?
     let url: String
     let password: String?
+    /// Bumped on every new server connection: session state (temporary tables) is per connection.
+    private(set) var generation = 0
 
     init(url: String, password: String?) {
         self.url = url
@@ -29,7 +31,10 @@ final class PGConnection {
             let auth = msg.contains("password authentication failed") || msg.contains("no password supplied")
             throw auth ? PluginError.unauthorized("postgres: \(msg)") : PluginError.transient("postgres: cannot connect: \(msg)")
         }
+        // NOTICEs (e.g. "table does not exist, skipping") would go to the host's stderr.
+        PQsetNoticeProcessor(c, { _, _ in }, nil)
         conn = c
+        generation += 1
         return c
     }
 
@@ -61,6 +66,50 @@ final class PGConnection {
             rows.append(row)
         }
         return rows
+    }
+
+    /// Runs `COPY … FROM STDIN` (text format) with `data` as its rows.
+    func copyIn(_ sql: String, data: [UInt8]) throws {
+        let c = try connect()
+        guard let start = PQexec(c, sql) else {
+            throw PluginError.transient("postgres: \(String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        let status = PQresultStatus(start)
+        if status != PGRES_COPY_IN {
+            defer { PQclear(start) }
+            throw Self.error(of: start)
+        }
+        PQclear(start)
+        // Feed in pieces: libpq buffers each call, and one huge call would double the memory.
+        var sent = true
+        data.withUnsafeBufferPointer { buf in
+            var offset = 0
+            while offset < buf.count, sent {
+                let n = min(1 << 18, buf.count - offset)
+                sent = buf.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: n) { PQputCopyData(c, $0, Int32(n)) } == 1
+                offset += n
+            }
+        }
+        _ = PQputCopyEnd(c, sent ? nil : "client could not send the rows")
+        var failure: PluginError?
+        while let res = PQgetResult(c) {
+            if failure == nil, PQresultStatus(res) != PGRES_COMMAND_OK { failure = Self.error(of: res) }
+            PQclear(res)
+        }
+        if let failure { throw failure }
+    }
+
+    /// Rolls back an open or failed transaction (nothing if none); errors are ignored, a broken
+    /// connection is reopened on next use.
+    func rollback() {
+        guard let conn, PQtransactionStatus(conn) != PQTRANS_IDLE else { return }
+        if let res = PQexec(conn, "ROLLBACK") { PQclear(res) }
+    }
+
+    private static func error(of res: OpaquePointer) -> PluginError {
+        let msg = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+        return classify(state: state, message: msg)
     }
 
     static func classify(state: String, message: String) -> PluginError {

@@ -4,10 +4,13 @@ import NvisyPluginKit
 /// `postgres/table`: records in and out of one table.
 ///
 /// Source: keyset pagination on `key` (`WHERE key > $last ORDER BY key LIMIT n`); the
-/// resume token is the last key (as text). Sink: one multi-row upsert per batch
-/// (`INSERT … SELECT FROM json_populate_recordset … ON CONFLICT (key) DO UPDATE`),
-/// so writing a batch twice leaves the table as writing it once. The key column
-/// needs a unique index.
+/// resume token is the last key (as text). Sink: one upsert per batch, in one transaction:
+/// the rows are `COPY`ed into a temporary staging table, then
+/// `INSERT … SELECT … ON CONFLICT (key) DO UPDATE` moves them into the table (see
+/// `CopyUpsert.swift`); batches with nested values go through `json_populate_recordset`
+/// instead. Either way writing a batch twice leaves the table as writing it once, and a
+/// failing batch writes nothing (the host then splits it to find the record at fault).
+/// The key column needs a unique index.
 public final class Table: SourceProvider, SinkProvider {
     public struct Config: Decodable, Sendable {
         var url: String
@@ -39,6 +42,8 @@ public final class Table: SourceProvider, SinkProvider {
     let config: Config
     let db: PGConnection
     private var tableColumns: [String]?
+    /// The staging table of the COPY path: its name, columns and connection generation.
+    var stage: (name: String, columns: [String], generation: Int)?
 
     public init(config: Config, credentials: Credentials) throws {
         self.config = config
@@ -81,6 +86,12 @@ public final class Table: SourceProvider, SinkProvider {
     public func write(_ items: [Item], context: CallContext) throws {
         guard !items.isEmpty else { return }
         try context.checkCancelled()
+        if try writeByCopy(items) { return }
+        try writeByJSON(items)
+    }
+
+    /// The general path: one `INSERT … SELECT FROM json_populate_recordset` per batch.
+    private func writeByJSON(_ items: [Item]) throws {
         var records: [String: JSON] = [:]  // key value (as JSON text) -> last record with it
         var order: [String] = []
         var fields: Set<String> = []
@@ -116,7 +127,7 @@ public final class Table: SourceProvider, SinkProvider {
             """, [String(decoding: json, as: UTF8.self)])
     }
 
-    private func columnsOfTable() throws -> [String] {
+    func columnsOfTable() throws -> [String] {
         if let tableColumns { return tableColumns }
         let rows = try db.query("""
             SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum

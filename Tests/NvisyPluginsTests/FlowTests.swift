@@ -145,19 +145,23 @@ enum FlowPostgres {
         return try await pg.createDatabase(named: "plugins_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased())")
     }
 
+    /// Starts the server once, however many suites ask at the same time (an actor alone is
+    /// reentrant across the `await`, and two callers would both start one).
     private actor Server {
-        var pg: EmbeddedPostgres?
+        var starting: Task<EmbeddedPostgres, any Error>?
         func get() async throws -> EmbeddedPostgres {
-            if let pg { return pg }
-            let dir = URL(fileURLWithPath: "/tmp/nvisy-plugins-pg-\(getpid())")
-            try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-            var logger = Logger(label: "nvisy.plugins.tests.pg")
-            logger.logLevel = .warning
-            let started = try await EmbeddedPostgres.start(dataDirectory: dir, logger: logger)
-            pg = started
-            let dataPath = started.dataPath
-            Cleanup.register(dataPath: dataPath, directory: dir.path)
-            return started
+            if let starting { return try await starting.value }
+            let task = Task { () async throws -> EmbeddedPostgres in
+                let dir = URL(fileURLWithPath: "/tmp/nvisy-plugins-pg-\(getpid())")
+                try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                var logger = Logger(label: "nvisy.plugins.tests.pg")
+                logger.logLevel = .warning
+                let started = try await EmbeddedPostgres.start(dataDirectory: dir, logger: logger)
+                Cleanup.register(dataPath: started.dataPath, directory: dir.path)
+                return started
+            }
+            starting = task
+            return try await task.value
         }
     }
 

@@ -141,15 +141,27 @@ struct NodeRunner: Sendable {
         let items = flows.map(\.item)
         var attempt = 1
         var emitted = 0
+        var position = 0  // outputs made so far, skipped ones included
         while true {
             do {
                 for try await batch in provider.outputs(of: items, batchSize: options.batchSize) {
                     try Task.checkCancellation()
-                    let out = batch.map { item -> Flow in
-                        lineage.retain()
-                        return Flow(item: item, lineage: lineage)
+                    var out: [Flow] = []
+                    out.reserveCapacity(batch.count)
+                    if let source = expansionTicket(lineage) {
+                        // One ticket per output, so the checkpoint can pass part of the source item;
+                        // outputs complete before a resume are skipped, not written again.
+                        for (i, item) in batch.enumerated() where !source.tracker.skips(source.seq, index: position + i) {
+                            out.append(Flow(item: item, lineage: .one(Ticket(derivedFrom: source, index: position + i))))
+                        }
+                    } else {
+                        for item in batch {
+                            lineage.retain()
+                            out.append(Flow(item: item, lineage: lineage))
+                        }
                     }
                     emitted += out.count
+                    position += batch.count
                     counters.written.add(out.count, ordering: .relaxed)
                     try await send(out)
                 }
@@ -175,6 +187,12 @@ struct NodeRunner: Sendable {
                 return
             }
         }
+    }
+
+    /// The source item's ticket when this node expands its source's items one at a time.
+    private func expansionTicket(_ lineage: Lineage) -> Ticket? {
+        guard let tracker = state.expanders[step.id], case .one(let t) = lineage, t.parent == nil, t.tracker === tracker else { return nil }
+        return t
     }
 
     private func builtin(_ t: any BuiltinTransform, _ flows: [Flow]) async throws {

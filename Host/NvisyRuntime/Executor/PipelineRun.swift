@@ -209,10 +209,10 @@ public final class PipelineRun: Sendable {
 
     private func checkpointLoop(_ executor: PipelineExecutor, _ state: RunState) async {
         var lastSave = ContinuousClock.now
-        var savedItems = state.completedItems
+        var savedItems = state.progressedItems
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))
-            let done = state.completedItems
+            let done = state.progressedItems
             guard done - savedItems >= options.checkpointEveryItems
                     || (ContinuousClock.now - lastSave >= options.checkpointInterval && done != savedItems) else { continue }
             do {

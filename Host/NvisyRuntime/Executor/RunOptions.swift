@@ -6,7 +6,8 @@ public struct RunOptions: Sendable, Hashable {
     public var batchSize: Int = 500
     /// Items per batch read from a source of objects or documents (files: big, few).
     public var objectBatchSize: Int = 4
-    /// Save the checkpoint after this many source items completed …
+    /// Save the checkpoint after this many source items (or rows of a source item being
+    /// expanded, such as a CSV file's) completed …
     public var checkpointEveryItems: Int = 1000
     /// … or after this long, whichever comes first (only when it changed).
     public var checkpointInterval: Duration = .seconds(1)

@@ -29,6 +29,9 @@ final class RunState: Sendable {
     let counters: [String: NodeCounters]
     let order: [String]
     let trackers: [String: SourceTracker]
+    /// Provider transforms of objects/documents that are their source's only successor, by
+    /// node id → the source's tracker: their outputs get derived tickets (``PartialCheckpoint``).
+    let expanders: [String: SourceTracker]
     let startedAt = Date()
     let started = ContinuousClock.now
 
@@ -42,7 +45,15 @@ final class RunState: Sendable {
         self.options = options
         order = plan.steps.map(\.id)
         counters = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, NodeCounters(nodeId: $0.id, kind: $0.kind)) })
-        trackers = Dictionary(uniqueKeysWithValues: plan.sources.map { ($0.id, SourceTracker(nodeId: $0.id, resumeToken: resume[$0.id])) })
+        let trackers = Dictionary(uniqueKeysWithValues: plan.sources.map { ($0.id, SourceTracker(nodeId: $0.id, resumeToken: resume[$0.id])) })
+        self.trackers = trackers
+        var expanders: [String: SourceTracker] = [:]
+        for source in plan.sources where source.outputs.count == 1 {
+            guard let next = plan.step(source.outputs[0].to), next.inputs == [source.id],
+                  case .providerTransform = next.operation, next.inputType == .object || next.inputType == .document else { continue }
+            expanders[next.id] = trackers[source.id]
+        }
+        self.expanders = expanders
     }
 
     func sent(_ n: Int) {
@@ -76,9 +87,10 @@ final class RunState: Sendable {
     var checkpoints: [SourceCheckpoint] {
         trackers.values.sorted { $0.nodeId < $1.nodeId }.map {
             let s = $0.snapshot
-            return SourceCheckpoint(nodeId: $0.nodeId, resumeToken: s.token, items: s.completed)
+            return SourceCheckpoint(nodeId: $0.nodeId, resumeToken: $0.savedToken, items: s.completed)
         }
     }
 
-    var completedItems: Int { trackers.values.reduce(0) { $0 + $1.snapshot.completed } }
+    /// Source items and derived outputs (rows of a file) completed: the checkpoint cadence.
+    var progressedItems: Int { trackers.values.reduce(0) { $0 + $1.progressed } }
 }

@@ -1,7 +1,8 @@
 // nvisy-bench-pipeline: a generated CSV of N rows (default 1,000,000) into a PostgreSQL table,
 // once with `psql \copy` (the physical limit) and once through a pipeline
 // (filesystem/files → formats/csv → postgres/table, the real dlopen'd plugins); prints rows/s
-// of both and their ratio (target ≥ 0.5×). Usage: nvisy-bench-pipeline [rows] [repo root]
+// of both and their ratio (target ≥ 0.5×); then the rows re-processed after a kill -9 at 50 %
+// (KillResume.swift; target ≤ one batch). Usage: nvisy-bench-pipeline [rows] [repo root]
 import Foundation
 import Logging
 import NvisyCore
@@ -11,10 +12,11 @@ import NvisyRuntime
 import PostgresNIO
 
 let args = CommandLine.arguments
-let rows = args.count > 1 ? Int(args[1]) ?? 1_000_000 : 1_000_000
-let repo = URL(fileURLWithPath: args.count > 2 ? args[2] : FileManager.default.currentDirectoryPath)
 var logger = Logger(label: "nvisy.bench.pipeline")
 logger.logLevel = .warning
+if args.count > 1, args[1] == "--run-child" { exit(await KillResume.child(args, logger: logger)) }
+let rows = args.count > 1 ? Int(args[1]) ?? 1_000_000 : 1_000_000
+let repo = URL(fileURLWithPath: args.count > 2 ? args[2] : FileManager.default.currentDirectoryPath)
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
@@ -60,40 +62,38 @@ let copyTime = try await clock.measure {
 try await exec("TRUNCATE people")
 
 // The pipeline.
-let plugins = work.appendingPathComponent("plugins.d")
-try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
-for name in ["filesystem", "formats", "postgres"] {
-    try FileManager.default.copyItem(at: repo.appendingPathComponent("plugins.d/\(name).toml"), to: plugins.appendingPathComponent("\(name).toml"))
-}
-let host = PluginHost(directory: plugins, librarySearchPath: [PluginLibraryResolver.executableDirectory!], logger: logger)
-await host.reload()
-let connections = StaticConnectionResolver([
-    "files": ResolvedConnection(provider: "filesystem/files", config: ["root": .string(csvDir.path), "glob": "*.csv"]),
-    "table": ResolvedConnection(provider: "postgres/table", config: ["url": .string(url), "table": "people", "key": "id"]),
-])
-let definition = PipelineDefinition(
-    nodes: [.source("in", connection: "files"), .transform("csv", "formats/csv"), .sink("out", connection: "table")],
-    edges: [.init(from: "in", to: "csv"), .init(from: "csv", to: "out")])
-let plan = try await PipelineCompiler(host: host, connections: connections).compile(definition)
-let executor = PipelineExecutor(host: host, checkpoints: PostgresCheckpointStore(client: client, logger: logger), logger: logger)
-let batch = Int(ProcessInfo.processInfo.environment["NVISY_BENCH_BATCH"] ?? "") ?? 2000
+let pipeline = try await BenchPipeline.make(repo: repo, work: work, csvDir: csvDir, url: url, table: "people", logger: logger)
+let executor = PipelineExecutor(host: pipeline.host, checkpoints: PostgresCheckpointStore(client: client, logger: logger), logger: logger)
+let options = BenchPipeline.options
 var result: RunResult?
 let pipelineTime = await clock.measure {
-    result = await executor.run(plan, runId: UUID(), options: RunOptions(batchSize: batch, checkpointEveryItems: 1))
+    result = await executor.run(pipeline.plan, runId: UUID(), options: options)
 }
 let counted = try await { () async throws -> Int in
     for try await n in try await client.query("SELECT count(*)::int FROM people", logger: logger).decode(Int.self) { return n }
     return 0
 }()
-pool.cancel()
-await pg.stop()
-
 guard result?.status == .completed, counted == rows else {
     print("pipeline run \(result?.status.rawValue ?? "?"): \(result?.error?.message ?? "") — \(counted) of \(rows) rows")
+    pool.cancel()
+    await pg.stop()
     exit(1)
 }
 let copyRate = Double(rows) / seconds(copyTime), pipeRate = Double(rows) / seconds(pipelineTime)
 print(String(format: "psql \\copy:  %.2f s  %.0f rows/s", seconds(copyTime), copyRate))
-print(String(format: "pipeline:    %.2f s  %.0f rows/s  (batch %d, max in flight %d)", seconds(pipelineTime), pipeRate, batch,
+print(String(format: "pipeline:    %.2f s  %.0f rows/s  (batch %d, max in flight %d)", seconds(pipelineTime), pipeRate, options.batchSize,
              result!.progress.maxInFlight))
 print(String(format: "ratio pipeline/copy: %.2fx (target >= 0.5x)", pipeRate / copyRate))
+
+if ProcessInfo.processInfo.environment["NVISY_BENCH_SKIP_KILL"] == nil {
+    do {
+        let k = try await KillResume.measure(rows: rows, url: url, csvDir: csvDir, work: work, repo: repo, client: client, logger: logger)
+        print("kill -9 at \(k.rowsAtKill) of \(rows) rows (checkpoint then: \(k.resumedFrom)); after resuming: \(k.finalRows) rows")
+        print("rows re-processed after a kill -9 at 50 %: \(k.reprocessed) (target <= one batch = \(options.batchSize))")
+        if k.finalRows != rows { print("ERROR: \(k.finalRows) rows in the table after the resumed run, expected \(rows)") }
+    } catch {
+        print("kill -9 measurement failed: \(String(reflecting: error))")
+    }
+}
+pool.cancel()
+await pg.stop()
