@@ -6,10 +6,16 @@ import NvisyCore
 extension ObjectStore {
     /// Chunk subjects in the bucket: each object's id (`nuid`) and how many chunk messages it has.
     public func chunkSets() async throws -> [(nuid: String, messages: Int)] {
+        let prefix = "$O.\(bucket).C."
+        return try await subjectCounts(prefix + ">", what: "list the chunks of bucket \(bucket)").map {
+            (String($0.subject.dropFirst(prefix.count)), $0.messages)
+        }
+    }
+
+    /// The subjects of the bucket's stream that match `filter`, each with its message count.
+    func subjectCounts(_ filter: String, what: String) async throws -> [(subject: String, messages: Int)] {
         let js = connection.js
         let stream = self.stream
-        let filter = "$O.\(bucket).C.>"
-        let prefix = "$O.\(bucket).C."
         let bucket = self.bucket
         return try await Blocking.run {
             let strings = CStrings()
@@ -20,12 +26,12 @@ extension ObjectStore {
             var err = jsErrCode(rawValue: 0)
             let s = js_GetStreamInfo(&si, js.raw, stream, &o, &err)
             if s == NATS_NOT_FOUND || err == JSStreamNotFoundErr { throw NvisyError.notFound("object store bucket \(bucket) does not exist") }
-            try NATSStatus.check(s, "list the chunks of bucket \(bucket)", jsErr: err)
+            try NATSStatus.check(s, what, jsErr: err)
             defer { jsStreamInfo_Destroy(si) }
             guard let subs = si!.pointee.State.Subjects else { return [] }
             return (0..<Int(subs.pointee.Count)).map { i in
                 let entry = subs.pointee.List[i]
-                return (String(String(cString: entry.Subject).dropFirst(prefix.count)), Int(entry.Msgs))
+                return (String(cString: entry.Subject), Int(entry.Msgs))
             }
         }
     }

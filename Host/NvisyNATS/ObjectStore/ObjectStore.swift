@@ -157,24 +157,7 @@ public final class ObjectStore: Sendable {
 
     /// All objects in the bucket (deleted ones left out), by name.
     public func list() async throws -> [ObjectInfo] {
-        let js = connection.js
-        let stream = self.stream
-        let filter = "$O.\(bucket).M.>"
-        let bucket = self.bucket
-        let subjects: [String] = try await Blocking.run {
-            let strings = CStrings()
-            var o = jsOptions()
-            jsOptions_Init(&o)
-            o.Stream.Info.SubjectsFilter = strings.make(filter)
-            var si: UnsafeMutablePointer<jsStreamInfo>?
-            var err = jsErrCode(rawValue: 0)
-            let s = js_GetStreamInfo(&si, js.raw, stream, &o, &err)
-            if s == NATS_NOT_FOUND || err == JSStreamNotFoundErr { throw NvisyError.notFound("object store bucket \(bucket) does not exist") }
-            try NATSStatus.check(s, "list bucket \(bucket)", jsErr: err)
-            defer { jsStreamInfo_Destroy(si) }
-            guard let subs = si!.pointee.State.Subjects else { return [] }
-            return (0..<Int(subs.pointee.Count)).map { String(cString: subs.pointee.List[$0].Subject) }
-        }
+        let subjects = try await subjectCounts("$O.\(bucket).M.>", what: "list bucket \(bucket)").map(\.subject)
         var out: [ObjectInfo] = []
         let prefix = "$O.\(bucket).M."
         for subject in subjects {
