@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import NvisyCore
 import Synchronization
 
 /// The master keys that seal connection credentials, by key id, with the one new seals use.
