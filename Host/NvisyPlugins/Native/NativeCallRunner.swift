@@ -9,6 +9,7 @@ final class NativeCallRunner: @unchecked Sendable {
     private let queue: DispatchQueue
     private let lock = NSLock()
     private var stuck: String?
+    private let watchdog = CallWatchdog()
 
     /// After the deadline a provider gets this long to notice `is_cancelled` before the
     /// host gives up waiting (the call keeps its thread; the instance is then unusable).
@@ -37,22 +38,26 @@ final class NativeCallRunner: @unchecked Sendable {
             result = await withTaskCancellationHandler {
                 await withCheckedContinuation { (cont: CheckedContinuation<Result<T, NvisyError>, Never>) in
                     let once = ResumeOnce(cont)
-                    queue.async { [self] in
-                        let r = body()
-                        // A call that outlived its timeout frees the instance when it finally returns.
-                        if !once.resume(r) { lock.withLock { stuck = nil } }
-                    }
+                    // The deadline goes to the runner's one watchdog timer (a timer per call would
+                    // leave a pending closure per call alive for the whole timeout).
+                    var deadline: UInt64?
                     if let timeout = options.timeout {
                         let wait = timeout + NativeCallRunner.grace
                         let (s, a) = wait.components
                         let ns = Int(s) * 1_000_000_000 + Int(a / 1_000_000_000)
-                        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(ns)) { [self] in
+                        deadline = watchdog.add(deadline: .now() + .nanoseconds(ns)) { [self] in
                             // Mark the instance stuck before the caller can retry.
                             if let c = once.claim() {
                                 lock.withLock { stuck = what }
                                 c.resume(returning: .failure(timeoutError(what)))
                             }
                         }
+                    }
+                    queue.async { [self, deadline] in
+                        let r = body()
+                        if let deadline { watchdog.remove(deadline) }
+                        // A call that outlived its timeout frees the instance when it finally returns.
+                        if !once.resume(r) { lock.withLock { stuck = nil } }
                     }
                 }
             } onCancel: { ctx.cancel() }
