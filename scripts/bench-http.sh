@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN="${1:-10}"
 SCRATCH="${NVISY_BENCH_SCRATCH:-.build-bench}"
+# nvisy refuses NVISY_* variables it does not know: keep this one to the script.
+unset NVISY_BENCH_SCRATCH
 [ -x .venv/bin/python ] || { echo "bench-http: .venv missing; run scripts/install-deps.sh" >&2; exit 1; }
 if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" -eq 0 ]; then
