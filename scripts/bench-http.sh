@@ -46,11 +46,12 @@ start_host() {
     kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; echo "bench-http: nvisy serve stopped" >&2; exit 1; }
     sleep 0.05
   done
-  calc "$(now) - $t0"
+  # Not in a $(…) subshell: $pid must stay this shell's.
+  started_in=$(calc "$(now) - $t0")
 }
 stop_host() { kill -INT "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 
-cold=$(start_host)
+start_host; cold=$started_in
 API="http://127.0.0.1:$port/api/v1"
 json() { .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
 TOKEN=$(curl -sf -X POST "$API/auth/signup" -H 'content-type: application/json' \
@@ -69,7 +70,7 @@ hello=$(echo "$hello_out" | rps); api=$(echo "$api_out" | rps)
 api_p99=$(echo "$api_out" | p99_ms); hello_p99=$(echo "$hello_out" | p99_ms)
 non2xx=$(echo "$api_out" | awk '/Non-2xx/ {print $NF}')
 stop_host
-warm=$(start_host)
+start_host; warm=$started_in
 stop_host
 
 ratio=$(calc "round($api / $hello, 2)")
