@@ -60,7 +60,8 @@ struct ServeCommand: AsyncParsableCommand {
                                               keyring: keyring, logger: logger)
         api.runService = runService
         var services: [any Service] = [database.client, PluginReloadService(host: plugins, logger: logger), FileReaper(store: fileStore),
-                                       WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger)]
+                                       WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger),
+                                       AuthChangeListener(client: database.client, cache: api.authCache, logger: logger)]
         if config.workerConcurrency > 0 {
             services.append(Bootstrap.runWorker(config, client: database.client, service: runService, logger: logger))
         }

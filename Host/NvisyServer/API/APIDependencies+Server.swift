@@ -18,6 +18,7 @@ extension ServerConfiguration {
         settings.maxFileBytes = maxFileBytes
         settings.workspaceQuotaBytes = workspaceQuotaBytes
         settings.connectionCheckTimeout = .seconds(connectionCheckTimeoutSeconds)
+        settings.authCacheTTL = .seconds(authCacheSeconds)
         return settings
     }
 

@@ -38,6 +38,9 @@ public struct APIDependencies: Sendable {
     public var keys: SessionKeys
     public var hasher: PasswordHasher
     public var settings: APISettings
+    /// Sessions and roles remembered in memory; it serves only while an ``AuthChangeListener``
+    /// runs (`nvisy serve` starts one), so tests without one always read the database.
+    public var authCache: AuthCache
 
     /// Everything over one database pool.
     public init(client: PostgresClient, keys: SessionKeys, hasher: PasswordHasher, settings: APISettings, logger: Logger) {
@@ -55,9 +58,15 @@ public struct APIDependencies: Sendable {
         self.keys = keys
         self.hasher = hasher
         self.settings = settings
+        authCache = AuthCache(ttl: settings.authCacheTTL)
     }
 
     public var authenticator: Authenticator {
-        Authenticator(keys: keys, accounts: accounts, sessions: sessions, apiTokens: apiTokens)
+        Authenticator(keys: keys, accounts: accounts, sessions: sessions, apiTokens: apiTokens, cache: authCache)
+    }
+
+    /// Workspace roles through ``authCache``.
+    public var workspaceRoles: any WorkspaceRoleLookup {
+        CachedWorkspaceRoles(workspaces, cache: authCache)
     }
 }

@@ -17,7 +17,7 @@ public enum APIRoutes {
     public static func add(to router: Router<NvisyRequestContext>, dependencies api: APIDependencies) {
         router.middlewares.add(RequestLimitsMiddleware(maxBodyBytes: api.settings.maxBodyBytes, timeout: api.settings.requestTimeout,
                                                        isStreaming: { FilesController.isStreaming($0) || RunEventsController.isStreaming($0) }))
-        router.middlewares.add(AuthenticationMiddleware(authenticator: api.authenticator, roles: api.workspaces))
+        router.middlewares.add(AuthenticationMiddleware(authenticator: api.authenticator, roles: api.workspaceRoles, cache: api.authCache))
         let operations = router.group().add(middleware: OpenAPIErrorMiddleware())
         do {
             try APIHandler(deps: api).registerHandlers(on: SkippingTransport(base: operations, skip: FilesController.operations.union(RunEventsController.operations)))

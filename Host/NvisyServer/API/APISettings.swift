@@ -22,6 +22,8 @@ public struct APISettings: Sendable {
     public var workspaceQuotaBytes: Int64 = 0
     /// How long `POST /connections/{id}/check` waits for the provider.
     public var connectionCheckTimeout: Duration = .seconds(15)
+    /// How long ``AuthCache`` may serve an entry (zero: no cache).
+    public var authCacheTTL: Duration = .seconds(60)
     /// Send `Strict-Transport-Security` (on unless the server is plain-HTTP-only on purpose).
     public var hsts: Bool = true
 

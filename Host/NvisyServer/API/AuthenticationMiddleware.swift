@@ -10,10 +10,12 @@ public struct AuthenticationMiddleware: RouterMiddleware {
     public typealias Context = NvisyRequestContext
     let authenticator: Authenticator
     let roles: any WorkspaceRoleLookup
+    let cache: AuthCache?
 
-    public init(authenticator: Authenticator, roles: any WorkspaceRoleLookup) {
+    public init(authenticator: Authenticator, roles: any WorkspaceRoleLookup, cache: AuthCache? = nil) {
         self.authenticator = authenticator
         self.roles = roles
+        self.cache = cache
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -29,6 +31,11 @@ public struct AuthenticationMiddleware: RouterMiddleware {
             context.logger[metadataKey: "account_id"] = .string(identity.accountID.uuidString.lowercased())
         }
         let ready = context
+        // A request that may change data clears this host's auth cache before its answer leaves,
+        // so the caller's next request sees its own logout or role change even before the
+        // database's notification arrives (other hosts rely on that notification).
+        let changes = ![.get, .head, .options].contains(request.method)
+        defer { if changes { cache?.invalidateAll() } }
         return try await APIRequest.$context.withValue(ready) {
             try await next(request, ready)
         }

@@ -3,18 +3,25 @@ import NvisyCore
 import NvisyPostgres
 
 /// Turns a bearer token — a session JWT or an API token — into an ``Identity``, checking its
-/// row each time so that logout, revocation and account deletion take effect at once.
+/// row so that logout, revocation and account deletion take effect at once.
+///
+/// Session tokens are remembered in ``AuthCache`` (skipping the signature check and two round
+/// trips); the cache is cleared by every change to sessions and accounts, see its doc. API tokens
+/// always go to the database, which also records their last use.
 public struct Authenticator: Sendable {
     let keys: SessionKeys
     let accounts: AccountRepository
     let sessions: SessionRepository
     let apiTokens: APITokenRepository
+    let cache: AuthCache?
 
-    public init(keys: SessionKeys, accounts: AccountRepository, sessions: SessionRepository, apiTokens: APITokenRepository) {
+    public init(keys: SessionKeys, accounts: AccountRepository, sessions: SessionRepository, apiTokens: APITokenRepository,
+                cache: AuthCache? = nil) {
         self.keys = keys
         self.accounts = accounts
         self.sessions = sessions
         self.apiTokens = apiTokens
+        self.cache = cache
     }
 
     public func authenticate(bearer token: String) async throws(NvisyError) -> Identity {
@@ -24,6 +31,9 @@ public struct Authenticator: Sendable {
             else { throw NvisyError.unauthorized("the API token is unknown, revoked or expired") }
             return Identity(account: account, credential: .apiToken(record.id))
         }
+        let key = cache.map { _ in AuthCache.key(for: token) }
+        if let cache, let key, let identity = cache.identity(for: key) { return identity }
+        let ticket = cache?.ticket()
         let claims = try await keys.verify(token)
         guard let accountID = UUID(uuidString: claims.sub.value), let sessionID = UUID(uuidString: claims.jti.value) else {
             throw NvisyError.unauthorized("the session token is invalid; log in again")
@@ -31,7 +41,9 @@ public struct Authenticator: Sendable {
         guard try await sessions.isActive(id: sessionID, accountID: accountID),
               let account = try await accounts.find(id: accountID)
         else { throw NvisyError.unauthorized("the session has ended (logged out, revoked or expired); log in again") }
-        return Identity(account: account, credential: .session(sessionID))
+        let identity = Identity(account: account, credential: .session(sessionID))
+        if let cache, let key { cache.store(identity, for: key, expiresAt: claims.exp.value, ticket: ticket) }
+        return identity
     }
 
     /// Starts a session for an account: a row, and the JWT that names it.

@@ -54,6 +54,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var workspaceQuotaBytes: Int64
     /// How long a connection check may take, in seconds.
     public var connectionCheckTimeoutSeconds: Int
+    /// How long a session's identity and workspace roles are remembered in memory, in seconds (0: off).
+    public var authCacheSeconds: Int
     /// Runs this host executes at once; 0 = `nvisy serve` runs no worker (API only).
     public var workerConcurrency: Int
     /// Items per batch read from a source and per provider call.
@@ -95,6 +97,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("max_file_bytes", .integer(1...1_099_511_627_776), default: "1073741824", help: "Largest uploaded file, in bytes (uploads stream; max_body_bytes does not apply)"),
         ConfigurationKey("workspace_quota_bytes", .integer(0...Int.max), default: "0", help: "Most bytes of files one workspace may keep; 0 = no limit"),
         ConfigurationKey("connection_check_timeout_seconds", .integer(1...600), default: "15", help: "How long POST /connections/{id}/check waits for the provider"),
+        ConfigurationKey("auth_cache_seconds", .integer(0...3600), default: "60",
+                         help: "Remember a session's identity and workspace roles in memory this long (cleared at once by any change, on every host); 0 = ask the database on every request"),
         ConfigurationKey("worker_concurrency", .integer(0...64), default: "2", help: "Pipeline runs this host executes at once; 0 = serve the API only (run `nvisy worker` elsewhere)"),
         ConfigurationKey("run_batch_size", .integer(1...100_000), default: "500", help: "Items per batch read from a source and per provider call"),
         ConfigurationKey("run_error_budget", .integer(0...1_000_000_000), default: "100", help: "Items that may fail for good in a run before the run fails"),
@@ -139,6 +143,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         maxFileBytes = Int64(values["max_file_bytes"] ?? "") ?? 1 << 30
         workspaceQuotaBytes = Int64(values["workspace_quota_bytes"] ?? "") ?? 0
         connectionCheckTimeoutSeconds = Int(values["connection_check_timeout_seconds"] ?? "") ?? 15
+        authCacheSeconds = Int(values["auth_cache_seconds"] ?? "") ?? 60
         workerConcurrency = Int(values["worker_concurrency"] ?? "") ?? 2
         runBatchSize = Int(values["run_batch_size"] ?? "") ?? 500
         runErrorBudget = Int(values["run_error_budget"] ?? "") ?? 100
