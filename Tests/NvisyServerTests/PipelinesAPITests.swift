@@ -226,6 +226,10 @@ struct PipelinesAPITests {
             answer = try await client.call(.get, "/api/v1/runs/\(run)", token: token)
             #expect(answer.body["status"] as? String == "completed", "\(answer.body)")
             #expect(answer.body["written"] as? Int == 2)
+            // The source counted ahead (for the ETA): this workspace's two files tagged "in".
+            let nodes = answer.body["nodes"] as? [[String: Any]] ?? []
+            #expect(nodes.first { $0["kind"] as? String == "source" }?["expected"] as? Int == 2, "\(answer.body)")
+            #expect(nodes.first { $0["kind"] as? String == "sink" }?["expected"] == nil, "\(answer.body)")
             let written = try FileManager.default.contentsOfDirectory(atPath: target.path).sorted()
             #expect(written == ["a.txt", "b.txt"])
             #expect(try String(contentsOf: target.appendingPathComponent("b.txt"), encoding: .utf8) == "content of b.txt")

@@ -27,6 +27,14 @@ public protocol BatchCursor: AnyObject, Sendable {
 /// Produces items; resumes after a resume token.
 public protocol SourceInstance: ProviderInstance {
     func openCursor(after resumeToken: Data?) async throws -> any BatchCursor
+    /// How many items are left after `resumeToken`, when the source can tell cheaply (for a
+    /// run's ETA); nil when it cannot. Never throws: an estimate is not worth failing a run.
+    func estimatedItems(after resumeToken: Data?) async -> Int?
+}
+
+extension SourceInstance {
+    /// Sources that cannot count ahead say so.
+    public func estimatedItems(after resumeToken: Data?) async -> Int? { nil }
 }
 
 /// Accepts batches; returns once the batch is durable.

@@ -132,24 +132,40 @@ public struct FileRepository: Sendable {
 
     /// Ready files of a workspace, ordered by id.
     public func list(workspaceID: UUID, filter: FileFilter, after: UUID?, limit: Int) async throws(NvisyError) -> Page<FileRecord> {
+        do {
+            let rows = try await client.query(Self.matching(workspaceID, filter, after, select: Self.columns, suffix: "ORDER BY id LIMIT \(limit + 1)"),
+                                              logger: logger)
+            return Page(fetched: try await Self.records(rows), limit: limit, key: \.id)
+        } catch { throw PostgresErrors.wrap(error, "list files") }
+    }
+
+    /// How many ready files of the workspace match the filter after `after` (what a run of
+    /// `workspace/files` has left to read, for its ETA).
+    public func count(workspaceID: UUID, filter: FileFilter, after: UUID?) async throws(NvisyError) -> Int {
+        do {
+            let rows = try await client.query(Self.matching(workspaceID, filter, after, select: "count(*)", suffix: ""), logger: logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        } catch { throw PostgresErrors.wrap(error, "count files") }
+    }
+
+    /// `SELECT <select> FROM files WHERE <the filter> <suffix>`: one filter for listing and counting.
+    private static func matching(_ workspaceID: UUID, _ filter: FileFilter, _ after: UUID?, select: String, suffix: String) -> PostgresQuery {
         var family: String?
         var exact: String?
         if let type = filter.type {
             if type.hasSuffix("/*") { family = String(type.dropLast()) } else if type.hasSuffix("/") { family = type } else { exact = type }
         }
-        do {
-            let rows = try await client.query("""
-                SELECT \(unescaped: Self.columns) FROM files
-                WHERE workspace_id = \(workspaceID) AND status = 'ready'
-                  AND (\(filter.name)::text IS NULL OR name = \(filter.name))
-                  AND (\(exact)::text IS NULL OR content_type = \(exact))
-                  AND (\(family)::text IS NULL OR starts_with(content_type, \(family)))
-                  AND (\(filter.tag)::text IS NULL OR \(filter.tag) = ANY (tags))
-                  AND (\(after)::uuid IS NULL OR id > \(after))
-                ORDER BY id LIMIT \(limit + 1)
-                """, logger: logger)
-            return Page(fetched: try await Self.records(rows), limit: limit, key: \.id)
-        } catch { throw PostgresErrors.wrap(error, "list files") }
+        return """
+            SELECT \(unescaped: select) FROM files
+            WHERE workspace_id = \(workspaceID) AND status = 'ready'
+              AND (\(filter.name)::text IS NULL OR name = \(filter.name))
+              AND (\(exact)::text IS NULL OR content_type = \(exact))
+              AND (\(family)::text IS NULL OR starts_with(content_type, \(family)))
+              AND (\(filter.tag)::text IS NULL OR \(filter.tag) = ANY (tags))
+              AND (\(after)::uuid IS NULL OR id > \(after))
+            \(unescaped: suffix)
+            """
     }
 
     /// Renames and/or retags a ready file.

@@ -77,6 +77,7 @@ struct NodeRunner: Sendable {
         guard let source = instance as? any SourceInstance, let tracker = state.trackers[step.id] else { return }
         var token = tracker.snapshot.token
         var attempt = 1
+        if let expected = await source.estimatedItems(after: token) { counters.expected.store(expected, ordering: .relaxed) }
         while true {
             do {
                 let size = step.outputType == .object || step.outputType == .document ? options.objectBatchSize : options.batchSize

@@ -278,7 +278,8 @@ public final class PipelineRun: Sendable {
         let nodes = state.order.map { id -> NodeProgress in
             let c = state.counters[id]!
             return NodeProgress(nodeId: id, kind: c.kind, read: c.read.load(ordering: .relaxed), written: c.written.load(ordering: .relaxed),
-                                failed: c.failed.load(ordering: .relaxed), itemsPerSecond: rates[id] ?? 0)
+                                failed: c.failed.load(ordering: .relaxed), itemsPerSecond: rates[id] ?? 0,
+                                expected: Self.expected(c))
         }
         let elapsed = ContinuousClock.now - state.started
         return RunProgress(
@@ -287,7 +288,30 @@ public final class PipelineRun: Sendable {
             failed: state.errorCount.load(ordering: .relaxed),
             inFlight: state.inFlight.load(ordering: .relaxed), maxInFlight: state.maxInFlight.load(ordering: .relaxed),
             checkpoints: state.checkpoints, startedAt: state.startedAt,
-            elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, error: error)
+            elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            etaSeconds: Self.eta(nodes), error: error)
+    }
+
+    /// A source's announced item count (nil: it cannot tell, or the node is not a source).
+    static func expected(_ counters: NodeCounters) -> Int? {
+        let n = counters.expected.load(ordering: .relaxed)
+        return counters.kind == .source && n >= 0 ? n : nil
+    }
+
+    /// The slowest source's time left: remaining items over its current rate (nil when a source
+    /// cannot count ahead, or has items left but none moved in the last interval).
+    static func eta(_ nodes: [NodeProgress]) -> Double? {
+        let sources = nodes.filter { $0.kind == .source }
+        guard !sources.isEmpty else { return nil }
+        var worst = 0.0
+        for source in sources {
+            guard let expected = source.expected else { return nil }
+            let left = max(0, expected - source.read)
+            if left == 0 { continue }
+            guard source.itemsPerSecond > 0 else { return nil }
+            worst = max(worst, Double(left) / source.itemsPerSecond)
+        }
+        return worst
     }
 
     static func nvisy(_ error: any Error) -> NvisyError {

@@ -19,6 +19,8 @@ public struct NodeProgress: Sendable, Codable, Hashable {
     public var failed: Int
     /// Items written per second over the last progress interval.
     public var itemsPerSecond: Double
+    /// For a source that can count ahead: the items it will read in this attempt.
+    public var expected: Int?
 }
 
 /// A snapshot of a run, as the SSE endpoint and `GET /runs/{id}` show it.
@@ -39,6 +41,8 @@ public struct RunProgress: Sendable, Codable, Hashable {
     public var checkpoints: [SourceCheckpoint]
     public var startedAt: Date
     public var elapsedSeconds: Double
+    /// Seconds left at the current rate, when every source can count ahead and items are moving.
+    public var etaSeconds: Double?
     /// Why the run failed.
     public var error: String?
 }

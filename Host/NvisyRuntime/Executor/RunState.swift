@@ -10,6 +10,8 @@ final class NodeCounters: Sendable {
     let read = Atomic<Int>(0)
     let written = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
+    /// For a source: the items it said it would read in this attempt (-1: it cannot tell).
+    let expected = Atomic<Int>(-1)
 
     init(nodeId: String, kind: PipelineDefinition.Kind) {
         self.nodeId = nodeId

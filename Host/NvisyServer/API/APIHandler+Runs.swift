@@ -113,7 +113,8 @@ extension Components.Schemas.Run {
         let running = record.status == .running
         let nodes = (progress?.nodes ?? []).map {
             Components.Schemas.RunNode(nodeId: $0.nodeId, kind: .init(rawValue: $0.kind.rawValue) ?? .transform, read: Int64($0.read),
-                                       written: Int64($0.written), failed: Int64($0.failed), itemsPerSecond: running ? $0.itemsPerSecond : 0)
+                                       written: Int64($0.written), failed: Int64($0.failed), itemsPerSecond: running ? $0.itemsPerSecond : 0,
+                                       expected: $0.expected.map(Int64.init))
         }
         var triggerDetail: OpenAPIObjectContainer?
         if let json = record.triggerDetailJSON { triggerDetail = try? APIHandler.spec(json, as: OpenAPIObjectContainer.self) }
@@ -125,6 +126,7 @@ extension Components.Schemas.Run {
                   read: record.itemsRead, written: record.itemsWritten, failed: record.itemsFailed,
                   itemsPerSecond: running ? (progress?.itemsPerSecond ?? 0) : 0, nodes: nodes,
                   error: record.error.map { .init(message: $0, retry: .init(rawValue: record.errorRetry ?? "permanent") ?? .permanent) },
-                  createdAt: record.createdAt, startedAt: record.startedAt, finishedAt: record.finishedAt, elapsedSeconds: elapsed)
+                  createdAt: record.createdAt, startedAt: record.startedAt, finishedAt: record.finishedAt, elapsedSeconds: elapsed,
+                  etaSeconds: running ? progress?.etaSeconds : nil)
     }
 }

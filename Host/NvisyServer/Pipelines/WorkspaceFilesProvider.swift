@@ -93,6 +93,12 @@ final class WorkspaceFilesSource: SourceInstance {
         return WorkspaceFilesCursor(source: self, after: after)
     }
 
+    func estimatedItems(after resumeToken: Data?) async -> Int? {
+        let after = resumeToken.flatMap { UUID(uuidString: String(decoding: $0, as: UTF8.self)) }
+        if let ids { return ids.filter { id in after.map { id.uuidString > $0.uuidString } ?? true }.count }
+        return try? await store.files.count(workspaceID: workspace, filter: filter, after: after)
+    }
+
     /// The next files after `after`, at most `limit`.
     func files(after: UUID?, limit: Int) async throws -> [FileRecord] {
         guard let ids else { return try await store.files.list(workspaceID: workspace, filter: filter, after: after, limit: limit).items }

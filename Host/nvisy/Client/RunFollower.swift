@@ -64,7 +64,8 @@ struct RunFollower {
         }
         var lines = [Self.line(run, elapsed: elapsed)]
         let nodes = (run["nodes"]?.arrayValue ?? []).map { node in
-            [Output.text(node, "nodeId"), Output.text(node, "kind"), Output.text(node, "read"), Output.text(node, "written"),
+            [Output.text(node, "nodeId"), Output.text(node, "kind"),
+             Output.text(node, "read") + (node["expected"]?.doubleValue.map { " / \(Int($0))" } ?? ""), Output.text(node, "written"),
              Output.text(node, "failed"), String(format: "%.1f/s", node["itemsPerSecond"]?.doubleValue ?? 0)]
         }
         if !nodes.isEmpty {
@@ -84,8 +85,17 @@ struct RunFollower {
         var line = String(format: "[%6.1fs] ", elapsed) + status.padding(toLength: 9, withPad: " ", startingAt: 0)
         line += " read \(Output.text(run, "read"))  written \(Output.text(run, "written"))  failed \(Output.text(run, "failed"))"
         line += String(format: "  %.1f items/s", run["itemsPerSecond"]?.doubleValue ?? 0)
+        if let eta = run["etaSeconds"]?.doubleValue, status == "running" { line += "  ETA \(Self.duration(eta))" }
         if run["cancelRequested"]?.boolValue == true, status == "running" { line += "  (cancelling)" }
         return line
+    }
+
+    /// `42s`, `3m05s`, `2h10m`: short enough for a progress line.
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded(.up))
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
     }
 
     /// `run 0193… completed in 4.1s: 1000 read, 1000 written, 0 failed`
