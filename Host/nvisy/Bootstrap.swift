@@ -62,7 +62,8 @@ enum Bootstrap {
     static func nats(_ config: ServerConfiguration, logger: Logger) async throws -> NATSRuntime {
         do {
             let runtime = try await NATSRuntime.start(
-                url: config.natsURL, storeDirectory: config.dataDirectory.appendingPathComponent("nats"), logger: logger)
+                url: config.natsURL, storeDirectory: config.dataDirectory.appendingPathComponent("nats"), replicas: config.natsReplicas,
+                logger: logger)
             logger.info("NATS ready", metadata: ["embedded": "\(runtime.embeddedServer != nil)"])
             return runtime
         } catch let error as NvisyError {

@@ -23,14 +23,19 @@ public final class NATSConnection: @unchecked Sendable {
     public let url: String
     /// How long JetStream API requests (stream info, KV, acks) wait for the server.
     public let requestTimeout: Duration
+    /// The fewest replicas every stream, KV bucket and object store made through this connection
+    /// gets (3 on a 3-node cluster, so losing a node loses nothing).
+    public let replicas: Int
     let logger: Logger
     private let events: Unmanaged<ConnectionEvents>
 
-    private init(handle: CHandle, js: CHandle, url: String, requestTimeout: Duration, logger: Logger, events: Unmanaged<ConnectionEvents>) {
+    private init(handle: CHandle, js: CHandle, url: String, requestTimeout: Duration, replicas: Int, logger: Logger,
+                 events: Unmanaged<ConnectionEvents>) {
         self.handle = handle
         self.js = js
         self.url = url
         self.requestTimeout = requestTimeout
+        self.replicas = max(1, replicas)
         self.logger = logger
         self.events = events
     }
@@ -55,6 +60,7 @@ public final class NATSConnection: @unchecked Sendable {
         name: String = "nvisy",
         timeout: Duration = .seconds(10),
         requestTimeout: Duration = .seconds(5),
+        replicas: Int = 1,
         logger: Logger = Logger(label: "nvisy.nats")
     ) async throws -> NATSConnection {
         let events = Unmanaged.passRetained(ConnectionEvents(logger: logger, url: url))
@@ -77,7 +83,8 @@ public final class NATSConnection: @unchecked Sendable {
                     throw NATSStatus.error(s, "NATS at \(url): cannot create a JetStream context")
                 }
                 logger.info("connected to NATS", metadata: ["url": "\(url)"])
-                return NATSConnection(handle: nc, js: CHandle(ctx), url: url, requestTimeout: requestTimeout, logger: logger, events: events)
+                return NATSConnection(handle: nc, js: CHandle(ctx), url: url, requestTimeout: requestTimeout, replicas: replicas,
+                                      logger: logger, events: events)
             case .failure(let error):
                 lastError = error.message
                 if error.kind == .invalidInput {

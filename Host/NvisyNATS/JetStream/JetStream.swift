@@ -19,6 +19,7 @@ public struct JetStream: Sendable {
     public func ensureStream(_ description: StreamDescription) async throws -> StreamInfo {
         try Validate.streamName(description.name)
         let js = self.js
+        let replicas = connection.replicas
         return try await Blocking.run {
             let strings = CStrings()
             var cfg = jsStreamConfig()
@@ -33,7 +34,7 @@ public struct JetStream: Sendable {
             case .interest: js_InterestPolicy
             }
             cfg.Storage = description.storage == .file ? js_FileStorage : js_MemoryStorage
-            cfg.Replicas = Int64(description.replicas)
+            cfg.Replicas = Int64(max(description.replicas, replicas))
             if let maxAge = description.maxAge { cfg.MaxAge = maxAge.nanoseconds }
             if let window = description.duplicateWindow { cfg.Duplicates = window.nanoseconds }
             if let m = description.maxMessages { cfg.MaxMsgs = m }

@@ -64,6 +64,7 @@ extension JetStream {
             throw NvisyError.invalidInput("KV history must be 1...64, not \(config.history)")
         }
         let js = self.js
+        let replicas = connection.replicas
         let kv: CHandle = try await Blocking.run {
             let strings = CStrings()
             var cfg = kvConfig()
@@ -73,7 +74,7 @@ extension JetStream {
             cfg.History = UInt8(config.history)
             cfg.TTL = config.ttl?.nanoseconds ?? 0
             cfg.StorageType = config.storage == .file ? js_FileStorage : js_MemoryStorage
-            cfg.Replicas = Int32(config.replicas)
+            cfg.Replicas = Int32(max(config.replicas, replicas))
             if let m = config.maxValueSize { cfg.MaxValueSize = Int32(m) }
             var kv: OpaquePointer?
             var s = js_CreateKeyValue(&kv, js.raw, &cfg)

@@ -32,6 +32,7 @@ extension JetStream {
     public func ensureObjectStore(_ config: ObjectStoreConfig) async throws -> ObjectStore {
         try Validate.bucketName(config.bucket)
         let js = self.js
+        let replicas = connection.replicas
         let bucket = config.bucket
         _ = try await Blocking.run {
             let strings = CStrings()
@@ -43,7 +44,7 @@ extension JetStream {
             cfg.Subjects = strings.array(subjects)
             cfg.SubjectsLen = Int32(subjects.count)
             cfg.Storage = config.storage == .file ? js_FileStorage : js_MemoryStorage
-            cfg.Replicas = Int64(config.replicas)
+            cfg.Replicas = Int64(max(config.replicas, replicas))
             if let ttl = config.ttl { cfg.MaxAge = ttl.nanoseconds }
             cfg.MaxBytes = config.maxBytes ?? -1
             cfg.Discard = js_DiscardNew

@@ -21,10 +21,10 @@ public final class NATSRuntime: Sendable {
     ///   - connectTimeout: how long to wait for an external server before giving up.
     /// - Throws: `unavailable` (NATS unreachable, nats-server missing or failing to start),
     ///   `conflict` (another server already uses the store).
-    public static func start(url: String?, storeDirectory: URL, connectTimeout: Duration = .seconds(10),
+    public static func start(url: String?, storeDirectory: URL, connectTimeout: Duration = .seconds(10), replicas: Int = 1,
                              logger: Logger = Logger(label: "nvisy.nats")) async throws -> NATSRuntime {
         if let url {
-            return NATSRuntime(connection: try await NATSConnection.connect(url: url, timeout: connectTimeout, logger: logger),
+            return NATSRuntime(connection: try await NATSConnection.connect(url: url, timeout: connectTimeout, replicas: replicas, logger: logger),
                                embeddedServer: nil)
         }
         let server = EmbeddedNATSServer(storeDirectory: storeDirectory, logger: logger)

@@ -54,6 +54,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var workspaceQuotaBytes: Int64
     /// How long a connection check may take, in seconds.
     public var connectionCheckTimeoutSeconds: Int
+    /// Replicas of the JetStream streams, buckets and object stores nvisy creates.
+    public var natsReplicas: Int
     /// How long a session's identity and workspace roles are remembered in memory, in seconds (0: off).
     public var authCacheSeconds: Int
     /// Runs this host executes at once; 0 = `nvisy serve` runs no worker (API only).
@@ -76,6 +78,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                          help: "postgres://user:password@host:5432/db of an external PostgreSQL ≥ 15 with pgvector; unset = embedded"),
         ConfigurationKey("postgres_bin_dir", .string, help: "Folder with initdb/pg_ctl/postgres for the embedded PostgreSQL; unset = venv, then PATH"),
         ConfigurationKey("nats_url", .string, secret: true, help: "nats://host:4222 of an external NATS with JetStream; unset = embedded nats-server"),
+        ConfigurationKey("nats_replicas", .integer(1...5), default: "1",
+                         help: "Replicas of every JetStream stream, KV bucket and object store nvisy creates (3 on a 3-node cluster)"),
         ConfigurationKey("plugins_dir", .string, default: "./plugins.d", help: "Folder of plugin manifests (*.toml)"),
         ConfigurationKey("venv", .string, default: "./.venv", help: "Python venv for Python providers and the embedded PostgreSQL"),
         ConfigurationKey("master_key_file", .string, help: "File holding the base64 master key; unset = NVISY_MASTER_KEY, else <data_dir>/master.key"),
@@ -144,6 +148,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         workspaceQuotaBytes = Int64(values["workspace_quota_bytes"] ?? "") ?? 0
         connectionCheckTimeoutSeconds = Int(values["connection_check_timeout_seconds"] ?? "") ?? 15
         authCacheSeconds = Int(values["auth_cache_seconds"] ?? "") ?? 60
+        natsReplicas = Int(values["nats_replicas"] ?? "") ?? 1
         workerConcurrency = Int(values["worker_concurrency"] ?? "") ?? 2
         runBatchSize = Int(values["run_batch_size"] ?? "") ?? 500
         runErrorBudget = Int(values["run_error_budget"] ?? "") ?? 100
