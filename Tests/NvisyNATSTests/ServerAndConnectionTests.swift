@@ -27,6 +27,20 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 
+    @Test func aListOfServersConnectsToTheOneThatIsUp() async throws {
+        try await withNATS { _, server in
+            let dead = "nats://127.0.0.1:\(try FreePort.loopback())"
+            let live = await server.url
+            // Whichever order: the dead one is skipped (nats.c's single-URL option cannot take a list).
+            for list in ["\(dead),\(live)", "\(live), \(dead)"] {
+                let conn = try await NATSConnection.connect(url: list, timeout: .seconds(10), replicas: 3, logger: quietLogger)
+                #expect(conn.isConnected)
+                #expect(conn.replicas == 3)
+                await conn.close()
+            }
+        }
+    }
+
     @Test func secondServerOnTheSameStoreIsRefused() async throws {
         try await withNATS { _, server in
             let other = EmbeddedNATSServer(storeDirectory: server.storeDirectory, logger: quietLogger)

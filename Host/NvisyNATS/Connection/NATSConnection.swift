@@ -108,7 +108,16 @@ public final class NATSConnection: @unchecked Sendable {
             return .failure(.internal("cannot allocate NATS options"))
         }
         defer { natsOptions_Destroy(opts) }
-        var s = natsOptions_SetURL(opts, url)
+        // nats.c parses natsOptions_SetURL as one URL: a cluster's list goes to SetServers.
+        let urls = url.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var s: natsStatus
+        if urls.count > 1 {
+            var pointers = urls.map { UnsafePointer<CChar>(strdup($0)) }
+            defer { for p in pointers { free(UnsafeMutablePointer(mutating: p)) } }
+            s = pointers.withUnsafeMutableBufferPointer { natsOptions_SetServers(opts, $0.baseAddress, Int32($0.count)) }
+        } else {
+            s = natsOptions_SetURL(opts, url)
+        }
         if s != NATS_OK { return .failure(.invalidInput("invalid NATS URL \"\(url)\": \(NATSStatus.text(s))")) }
         natsOptions_SetName(opts, name)
         natsOptions_SetTimeout(opts, attemptTimeoutMS)
