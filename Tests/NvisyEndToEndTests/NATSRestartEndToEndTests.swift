@@ -1,112 +1,110 @@
 import Foundation
 import NvisyCore
+import NvisyPostgres
 import NvisyTestSupport
 import Testing
 
-/// NATS dies (SIGKILL) in the middle of a run and comes back on the same port and store: the
-/// host's `/health` answers 503 meanwhile and recovers, and the run completes with every row
-/// exactly once — nothing acknowledged is lost.
-@Suite("End to end: NATS restart", .serialized)
+/// NATS or PostgreSQL goes away in the middle of a run and comes back: the host's `/health`
+/// answers 503 meanwhile and recovers, and the run completes with every row exactly once —
+/// nothing acknowledged is lost.
+@Suite("End to end: NATS and PostgreSQL restarts", .serialized)
 struct NATSRestartEndToEndTests {
     typealias W = WorkerEndToEndTests
 
-    @Test("nats-server killed and restarted mid-run: health 503 then 200, the run completes, each row once")
-    func runSurvivesANATSRestart() async throws {
-        let databaseURL = try await TestPostgres.freshDatabase("e2e_natsdown")
-        let files = 40, rowsPerFile = 100, total = files * rowsPerFile
-        let csv = TestPostgres.temporaryDirectory("e2e-natsdown-csv")
-        try FileManager.default.createDirectory(at: csv, withIntermediateDirectories: true)
-        for f in 0..<files {
-            var text = "id,name,age\n"
-            for r in 0..<rowsPerFile { text += "\(f * rowsPerFile + r),person,\(r % 90)\n" }
-            try Data(text.utf8).write(to: csv.appendingPathComponent(String(format: "part-%03d.csv", f)))
-        }
-        let natsPort = try FreePort.loopback(), apiPort = try FreePort.loopback()
-        let natsStore = TestPostgres.temporaryDirectory("e2e-natsdown-store")
-        let natsArguments = ["-js", "-a", "127.0.0.1", "-p", "\(natsPort)", "-sd", natsStore.path]
-        var nats = try W.start(W.natsServer, natsArguments, name: "e2e-natsdown-nats")
+    /// `nvisy serve` against the given database and a nats-server on `natsPort`, healthy.
+    static func serve(databaseURL: String, natsPort: Int, name: String) async throws -> (W.Started, Int) {
+        let port = try FreePort.loopback()
         let env = ["NVISY_DATABASE_URL": databaseURL, "NVISY_NATS_URL": "nats://127.0.0.1:\(natsPort)",
                    "NVISY_MASTER_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
                    "NVISY_LOG_LEVEL": "info", "NVISY_RUN_BATCH_SIZE": "100"]
-        let serve = try W.start(NvisyBinary.path, ["serve", "--port", "\(apiPort)", "--data-dir", TestPostgres.temporaryDirectory("e2e-natsdown-serve").path],
-                                environment: env, name: "e2e-natsdown-serve")
-        var processes = [nats, serve]
+        let serve = try W.start(NvisyBinary.path, ["serve", "--port", "\(port)", "--data-dir", TestPostgres.temporaryDirectory(name).path],
+                                environment: env, name: name)
+        let healthy = try await CSVLoadScenario.health(port: port, becomes: 200, within: .seconds(90))
+        if !healthy { await W.stop(serve) }
+        try #require(healthy, "serve did not start: \(serve.output)")
+        return (serve, port)
+    }
+
+    /// Waits until some but not all rows are in.
+    static func midRun(_ load: CSVLoadScenario, table: String) async throws {
+        var written = 0
+        let deadline = ContinuousClock.now + .seconds(120)
+        while written < load.total / 4, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            written = try await load.count(table)
+        }
+        try #require(written > 0 && written < load.total, "wrote \(written) of \(load.total) before the outage")
+    }
+
+    @Test("nats-server killed and restarted mid-run: health 503 then 200, the run completes, each row once")
+    func runSurvivesANATSRestart() async throws {
+        let load = try CSVLoadScenario(databaseURL: try await TestPostgres.freshDatabase("e2e_natsdown"), files: 40, rowsPerFile: 100,
+                                       name: "e2e-natsdown-csv")
+        let natsPort = try FreePort.loopback()
+        let natsArguments = ["-js", "-a", "127.0.0.1", "-p", "\(natsPort)", "-sd", TestPostgres.temporaryDirectory("e2e-natsdown-store").path]
+        var nats = try W.start(W.natsServer, natsArguments, name: "e2e-natsdown-nats")
+        var processes = [nats]
         func cleanUp() async { for p in processes.reversed() { await W.stop(p) } }
         do {
-            var healthy = false
-            for _ in 0..<360 where !healthy {
-                healthy = await NvisyBinary.get(port: apiPort, path: "/health")?.status == 200
-                if !healthy { try await Task.sleep(for: .milliseconds(250)) }
-            }
-            try #require(healthy, "serve did not start: \(serve.output)")
-            try await W.psql(databaseURL, """
-                CREATE TABLE people (id integer PRIMARY KEY, name text NOT NULL, age integer);
-                CREATE FUNCTION people_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.1); RETURN NULL; END $$;
-                CREATE TRIGGER people_slow BEFORE INSERT ON people FOR EACH STATEMENT EXECUTE FUNCTION people_slow();
-                """)
-            let (_, signup) = try await W.call(apiPort, "POST", "/api/v1/auth/signup",
-                                               json: ["email": "nats@example.com", "password": "correct horse battery", "displayName": "N"])
-            let token = try #require(signup["token"] as? String, "\(signup)")
-            let (_, workspace) = try await W.call(apiPort, "POST", "/api/v1/workspaces", token: token, json: ["name": "W"])
-            let ws = try #require(workspace["id"] as? String)
-            let (_, source) = try await W.call(apiPort, "POST", "/api/v1/workspaces/\(ws)/connections", token: token,
-                                               json: ["name": "csv", "provider": "filesystem/files", "config": ["root": csv.path, "glob": "*.csv"]])
-            var parts = try #require(URLComponents(string: databaseURL))
-            let password = parts.password
-            parts.password = nil
-            var tableBody: [String: Any] = ["name": "people", "provider": "postgres/table",
-                                            "config": ["url": try #require(parts.string), "table": "people", "key": "id"]]
-            if let password { tableBody["credentials"] = ["password": password] }
-            let (_, table) = try await W.call(apiPort, "POST", "/api/v1/workspaces/\(ws)/connections", token: token, json: tableBody)
-            let definition: [String: Any] = [
-                "nodes": [["id": "in", "kind": "source", "connection": try #require(source["id"] as? String, "\(source)")],
-                          ["id": "csv", "kind": "transform", "transform": "formats/csv"],
-                          ["id": "out", "kind": "sink", "connection": try #require(table["id"] as? String, "\(table)")]],
-                "edges": [["from": "in", "to": "csv"], ["from": "csv", "to": "out"]]]
-            let (_, pipeline) = try await W.call(apiPort, "POST", "/api/v1/workspaces/\(ws)/pipelines", token: token,
-                                                 json: ["name": "load", "status": "enabled", "definition": definition])
-            let (_, queued) = try await W.call(apiPort, "POST", "/api/v1/pipelines/\(try #require(pipeline["id"] as? String, "\(pipeline)"))/runs", token: token)
-            let run = try #require(queued["id"] as? String, "\(queued)")
+            let (serve, port) = try await Self.serve(databaseURL: load.databaseURL, natsPort: natsPort, name: "e2e-natsdown-serve")
+            processes.append(serve)
+            try await load.createTables(["people"], delay: 0.1)
+            let (token, ws) = try await CSVLoadScenario.owner(port: port, email: "nats@example.com")
+            let run = try await CSVLoadScenario.run(port: port, token: token,
+                                                    pipeline: try await load.pipeline(port: port, token: token, workspace: ws, table: "people"))
+            try await Self.midRun(load, table: "people")
 
-            var written = 0
-            let deadline = ContinuousClock.now + .seconds(120)
-            while written == 0 || written < total / 4, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-                written = try await W.count(databaseURL, "SELECT count(*) FROM people")
-            }
-            try #require(written > 0 && written < total, "wrote \(written) of \(total) before the outage: \(serve.output.suffix(2000))")
-
-            // NATS goes away: health says so.
             kill(nats.pid, SIGKILL)
             _ = await ChildProcess.wait(nats.pid, timeout: .seconds(10))
             processes.removeAll { $0.pid == nats.pid }
-            var down = false
-            for _ in 0..<80 where !down {
-                down = await NvisyBinary.get(port: apiPort, path: "/health")?.status == 503
-                if !down { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            #expect(down, "/health never reported the NATS outage")
+            #expect(try await CSVLoadScenario.health(port: port, becomes: 503, within: .seconds(8)), "/health never reported the NATS outage")
             try await Task.sleep(for: .seconds(3))
 
-            // Back on the same port and store: health recovers, the run finishes.
+            // Back on the same port and store.
             nats = try W.start(W.natsServer, natsArguments, name: "e2e-natsdown-nats2")
             processes.insert(nats, at: 0)
-            var up = false
-            for _ in 0..<200 where !up {
-                up = await NvisyBinary.get(port: apiPort, path: "/health")?.status == 200
-                if !up { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            #expect(up, "/health did not recover: \(serve.output.suffix(2000))")
-            var final: [String: Any] = [:]
-            let end = ContinuousClock.now + .seconds(180)
-            while ContinuousClock.now < end {
-                try await Task.sleep(for: .milliseconds(250))
-                final = try await W.call(apiPort, "GET", "/api/v1/runs/\(run)", token: token).1
-                if ["completed", "failed", "cancelled"].contains(final["status"] as? String ?? "") { break }
-            }
+            #expect(try await CSVLoadScenario.health(port: port, becomes: 200, within: .seconds(20)), "/health did not recover: \(serve.output.suffix(2000))")
+            let final = try await CSVLoadScenario.finish(port: port, token: token, run: run)
             #expect(final["status"] as? String == "completed", "run: \(final)\nserve: \(serve.output.suffix(3000))")
-            #expect(try await W.count(databaseURL, "SELECT count(*) FROM people") == total)
-            #expect(final["written"] as? Int ?? 0 >= total, "\(final)")
+            #expect(try await load.count("people") == load.total)
+        } catch {
+            await cleanUp()
+            throw error
+        }
+        await cleanUp()
+    }
+
+    @Test("PostgreSQL stopped for 10 s mid-run: health 503 then 200, the run completes, each row once")
+    func runSurvivesAPostgresOutage() async throws {
+        // A server of its own: the shared test server must stay up for the other suites.
+        let postgres = try await EmbeddedPostgres.start(dataDirectory: TestPostgres.temporaryDirectory("e2e-pgdown-cluster"),
+                                                        logger: TestPostgres.logger)
+        let load = try CSVLoadScenario(databaseURL: try await postgres.createDatabase(named: "pgdown"), files: 40, rowsPerFile: 100,
+                                       name: "e2e-pgdown-csv")
+        let natsPort = try FreePort.loopback()
+        var processes = [try W.start(W.natsServer, ["-js", "-a", "127.0.0.1", "-p", "\(natsPort)", "-sd", TestPostgres.temporaryDirectory("e2e-pgdown-nats").path],
+                                     name: "e2e-pgdown-nats")]
+        func cleanUp() async {
+            for p in processes.reversed() { await W.stop(p) }
+            await postgres.stop()
+        }
+        do {
+            let (serve, port) = try await Self.serve(databaseURL: load.databaseURL, natsPort: natsPort, name: "e2e-pgdown-serve")
+            processes.append(serve)
+            try await load.createTables(["people"], delay: 0.1)
+            let (token, ws) = try await CSVLoadScenario.owner(port: port, email: "pg@example.com")
+            let run = try await CSVLoadScenario.run(port: port, token: token,
+                                                    pipeline: try await load.pipeline(port: port, token: token, workspace: ws, table: "people"))
+            try await Self.midRun(load, table: "people")
+
+            await postgres.stop()
+            #expect(try await CSVLoadScenario.health(port: port, becomes: 503, within: .seconds(8)), "/health never reported the database outage")
+            try await Task.sleep(for: .seconds(10))
+            try await postgres.restart()
+            #expect(try await CSVLoadScenario.health(port: port, becomes: 200, within: .seconds(30)), "/health did not recover: \(serve.output.suffix(2000))")
+            let final = try await CSVLoadScenario.finish(port: port, token: token, run: run)
+            #expect(final["status"] as? String == "completed", "run: \(final)\nserve: \(serve.output.suffix(4000))")
+            #expect(try await load.count("people") == load.total)
         } catch {
             await cleanUp()
             throw error

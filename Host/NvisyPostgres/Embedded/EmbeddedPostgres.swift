@@ -123,6 +123,16 @@ public actor EmbeddedPostgres {
         logger.info("embedded PostgreSQL stopped")
     }
 
+    /// Starts a stopped server again on the same port and data, so URLs handed out stay valid
+    /// (fault tests: a database that goes away and comes back).
+    public func restart() async throws(NvisyError) {
+        guard !running else { return }
+        lock = try DirectoryLock(directory: options.directory, name: "embedded-postgres.lock")
+        try await runner.start(port: port, timeout: options.startTimeout)
+        running = true
+        logger.info("embedded PostgreSQL restarted", metadata: ["url": "\(redactedURL)"])
+    }
+
     /// Whether ``stop()`` has not been called.
     public var isRunning: Bool { running }
 
