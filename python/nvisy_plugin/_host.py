@@ -111,12 +111,22 @@ def load(spec: str, paths: list[str]) -> tuple[str, list[Any]]:
 
 def start(call_id: int, timeout: float, fn: Any, args: tuple[Any, ...]) -> None:
     """Runs ``fn(*args)`` (a coroutine function) as a task; reports to ``_done`` when it ends.
-    After ``timeout`` seconds (if > 0) the task is cancelled and reported as timed out."""
+    After ``timeout`` seconds (if > 0) the task is cancelled and reported as timed out.
+
+    Always a task, even for a call that never suspends: provider code may rely on running
+    inside one (``asyncio.timeout``, ``current_task``), and Python 3.11 has no eager tasks."""
     assert _loop is not None
     task = _loop.create_task(fn(*args))
     _tasks[call_id] = task
     timer = _loop.call_later(timeout, _expire, call_id, task) if timeout > 0 else None
     task.add_done_callback(lambda t: _finish(call_id, t, timeout, timer))
+
+
+def _report(call_id: int, value: Any) -> None:
+    try:
+        _done((call_id, 0, value))
+    except BaseException as e:  # noqa: BLE001 - a conversion failed on the host side
+        _done((call_id, 1, describe_error(e)))
 
 
 _expired: set[int] = set()
@@ -142,10 +152,7 @@ def _finish(call_id: int, task: asyncio.Task[Any], timeout: float, timer: Any) -
         return
     exc = task.exception()
     if exc is None:
-        try:
-            _done((call_id, 0, task.result()))
-        except BaseException as e:  # a conversion failed on the host side
-            _done((call_id, 1, describe_error(e)))
+        _report(call_id, task.result())
     else:
         _done((call_id, 1, describe_error(exc)))
 
@@ -299,7 +306,7 @@ class Cursor:
             out, self.buffer = out[:n], out[n:]
         if not out:
             return None
-        return pack(out)
+        return (out, *pack(out))
 
     async def aclose(self) -> None:
         if self.aio and hasattr(self.it, "aclose"):
@@ -310,7 +317,7 @@ def pack(items: list[Any]) -> tuple[bytes, list[Any] | None, list[bytes] | bytes
     """(metadata JSON array, payloads or None when all empty, tokens, vectors or None).
     `tokens` is one bytes of every token joined by NUL when they are all str without NUL
     (records, the common case), else a list of bytes."""
-    if all(type(i) is Record for i in items):
+    if set(map(type, items)) == _RECORD_ONLY:
         # Records: metadata and tokens only (payloads None = all empty).
         metas = _dump_batch([r.data for r in items])
         try:
@@ -336,6 +343,35 @@ def pack(items: list[Any]) -> tuple[bytes, list[Any] | None, list[bytes] | bytes
                 vectors = [None] * len(items)
             vectors[i] = v if isinstance(v, array) and v.typecode == "f" else array("f", v)
     return _dump_batch(metas), payloads, tokens, vectors
+
+
+_RECORD_ONLY = {Record}
+
+
+def _typed(cls: Any, items: list[Any]) -> list[Any]:
+    """``items`` (Python objects another Python provider made, handed on by the host without
+    converting them) as instances of ``cls``: as they are when they already are, else rebuilt
+    the way the host would have rebuilt them from their ABI form (a JSON round trip of the
+    metadata, payloads as bytes, tokens as str) — so a provider sees the same values either way."""
+    if set(map(type, items)) == {cls}:
+        return items
+    metas, payloads, tokens, vectors = pack(items)
+    metas_list = _load_batch(metas)
+    token_list = tokens.split(b"\0") if type(tokens) is bytes else tokens
+    make = cls._from_abi
+    return [make(m, payloads[i] if payloads is not None else b"", vectors[i] if vectors is not None else None,
+                 str(token_list[i], "utf-8", "surrogateescape"))
+            for i, m in enumerate(metas_list)]
+
+
+async def write_items(instance: Any, items: list[Any]) -> None:
+    """A sink's write of items that a Python source or transform made (the host's fast path)."""
+    await _maybe(instance.write(_typed(ITEM_TYPES[instance.data_type], items)))
+
+
+def open_transform_items(instance: Any, items: list[Any]) -> Cursor:
+    """A transform over items that a Python source or transform made (the host's fast path)."""
+    return Cursor(instance.transform(_typed(_input_class(instance), items)))
 
 
 def open_read(instance: Any, token: str) -> Cursor:

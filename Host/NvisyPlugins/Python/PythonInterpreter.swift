@@ -148,11 +148,30 @@ final class PythonInterpreter: @unchecked Sendable {
         }
     }
 
-    private func drain() {
-        let batch = lock.withLock {
-            defer { jobs.removeAll(keepingCapacity: true) }
-            return jobs
+    /// Drops a reference on the Python thread, without waking it: references pile up until
+    /// the thread next runs jobs (or `releaseWakeCount` of them are waiting). A batch handed
+    /// between Python providers dies after every call; waking the thread just to free it
+    /// would cost as much as the call.
+    func release(_ object: PyPtr) {
+        let wake = lock.withLock {
+            releases.append(UnsafeSendablePointer(object))
+            return releases.count == PythonInterpreter.releaseWakeCount && jobs.isEmpty
         }
+        if wake { submit {} }
+    }
+
+    private static let releaseWakeCount = 64
+    private var releases: [UnsafeSendablePointer] = []
+
+    private func drain() {
+        let (batch, dropped) = lock.withLock {
+            defer {
+                jobs.removeAll(keepingCapacity: true)
+                releases.removeAll(keepingCapacity: true)
+            }
+            return (jobs, releases)
+        }
+        for p in dropped { nvisy_py_decref(p.pointer) }
         for job in batch { job() }
     }
 

@@ -91,6 +91,11 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
         try ensureOpen(.sink, "write")
         if items.isEmpty { return }
         let o = object
+        if PythonBatch.allPython(items, in: interpreter) {  // items of Python providers: hand on the objects
+            try await call("write_items", "write", args: { _ in [Py.retained(o.pointer), PythonBatch.pythonList(items)] },
+                           convert: { _ in () })
+            return
+        }
         try await call("write", "write", args: { _ in [Py.retained(o.pointer)] + PythonItems.toPython(items) }, convert: { _ in () })
     }
 
@@ -99,11 +104,12 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
         let o = object
         let interpreter = self.interpreter
         let context = "\(descriptor.id): transform"
+        let handOn = PythonBatch.allPython(items, in: interpreter)  // items of Python providers: hand on the objects
         let cursor = try await interpreter.perform { () throws -> PyRefBox in
-            let fn = PyObject_GetAttrString(interpreter.hostModule!, "open_transform")!
+            let fn = PyObject_GetAttrString(interpreter.hostModule!, handOn ? "open_transform_items" : "open_transform")!
             defer { nvisy_py_decref(fn) }
-            return PyRefBox(PyRef(owning: try Py.call(fn, [Py.retained(o.pointer)] + PythonItems.toPython(items), context: context),
-                                  in: interpreter))
+            let args = [Py.retained(o.pointer)] + (handOn ? [PythonBatch.pythonList(items)] : PythonItems.toPython(items))
+            return PyRefBox(PyRef(owning: try Py.call(fn, args, context: context), in: interpreter))
         }
         return PythonCursor(instance: self, cursor: cursor.ref, what: "transform")
     }
@@ -161,10 +167,13 @@ final class PythonCursor: BatchCursor, @unchecked Sendable {
         let c = cursor
         let n = max(1, maxItems)
         let context = "\(instance.descriptor.id): \(what)"
-        let batch = try await instance.interpreter.call(
+        let interpreter = instance.interpreter
+        let batch = try await interpreter.call(
             "pull", context: context, timeout: instance.options.timeout,
             args: { _ in [Py.retained(c.pointer), Py.int(n)] },
-            convert: { r -> [ProviderItem]? in nvisy_py_is_none(r) != 0 ? nil : try PythonItems.fromPack(r, context: context) })
+            convert: { r -> [ProviderItem]? in
+                nvisy_py_is_none(r) != 0 ? nil : try PythonBatch(pulled: r, interpreter: interpreter, context: context).items
+            })
         if batch == nil { lock.withLock { ended = true } }
         return batch
     }

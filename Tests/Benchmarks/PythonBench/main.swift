@@ -8,6 +8,8 @@ import NvisyPlugins
 
 let args = CommandLine.arguments
 let count = args.count > 1 ? Int(args[1]) ?? 200_000 : 200_000
+/// Items per batch, the same on both sides (the host's `read(batchSize:)`, the bare loop's `--batch`).
+let batchSize = args.count > 2 ? Int(args[2]) ?? 256 : 256
 let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 let venv = PythonRuntime.defaultVenv
 let fixtures = root.appendingPathComponent("python/tests/fixtures")
@@ -46,7 +48,7 @@ func hostRun() async throws -> (Double, Double) {
     var n = 0
     let cpu = processCPU()
     let start = clock.now
-    for try await batch in source.read(batchSize: 256) {
+    for try await batch in source.read(batchSize: batchSize) {
         try await sink.write(batch)
         n += batch.count
     }
@@ -60,7 +62,7 @@ func bareRun() async throws -> (Double, Double) {
     let r = try await ChildProcess.run(
         venv.appendingPathComponent("bin/python").path,
         arguments: ["-m", "nvisy_plugin", "--path", fixtures.path, "pipe", "nvisy_bench:Gen", "nvisy_bench:Total",
-                    "--source-config", "{\"count\": \(count)}", "--batch", "256"],
+                    "--source-config", "{\"count\": \(count)}", "--batch", "\(batchSize)"],
         purpose: "bare Python loop")
     guard r.status == 0, let line = r.output.split(separator: "\n").last,
           let v = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), let rate = v["itemsPerSecond"]?.doubleValue,
@@ -93,7 +95,7 @@ for _ in 0..<calls { try await sink.write(one) }
 let writeUS = seconds(clock.now - start) / Double(calls) * 1e6
 
 func fmt(_ v: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", v) }
-print("python source → sink, \(count) small records, batches of 256")
+print("python source → sink, \(count) small records, batches of \(batchSize)")
 print("  through the host: \(fmt(hostRate)) items/s")
 print("  bare Python loop: \(fmt(bareRate)) items/s")
 print("  ratio host/bare:  \(fmt(hostRate / bareRate, 2))x (target >= 0.70x)")
