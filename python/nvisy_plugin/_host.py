@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import inspect
 import json
+import operator
 import os
 import sys
 import traceback
@@ -23,7 +24,6 @@ from .errors import PluginError
 from .items import ITEM_TYPES, Record
 
 _loop: asyncio.AbstractEventLoop | None = None
-_tasks: dict[int, asyncio.Task[Any]] = {}
 _done: Any = None
 _token: Any = None
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
@@ -114,12 +114,76 @@ def start(call_id: int, timeout: float, fn: Any, args: tuple[Any, ...]) -> None:
     After ``timeout`` seconds (if > 0) the task is cancelled and reported as timed out.
 
     Always a task, even for a call that never suspends: provider code may rely on running
-    inside one (``asyncio.timeout``, ``current_task``), and Python 3.11 has no eager tasks."""
+    inside one (``asyncio.timeout``, ``current_task``), and Python 3.11 has no eager tasks.
+    The task reports its own end (``_Call.run``) rather than through a done callback, which
+    would cost one more turn of the loop per call."""
     assert _loop is not None
-    task = _loop.create_task(fn(*args))
-    _tasks[call_id] = task
-    timer = _loop.call_later(timeout, _expire, call_id, task) if timeout > 0 else None
-    task.add_done_callback(lambda t: _finish(call_id, t, timeout, timer))
+    call = _Call(call_id, timeout, fn(*args))
+    call.task = _loop.create_task(call.run())
+    _tasks[call_id] = call
+    if timeout > 0:
+        call.timer = _loop.call_later(timeout, call.expire)
+
+
+class _Call:
+    """One call from the host: its task, timer and whether it was reported."""
+
+    __slots__ = ("id", "timeout", "coro", "task", "timer", "started", "expired", "reported")
+
+    def __init__(self, call_id: int, timeout: float, coro: Any) -> None:
+        self.id, self.timeout, self.coro = call_id, timeout, coro
+        self.task: Any = None
+        self.timer: Any = None
+        self.started = self.expired = self.reported = False
+
+    async def run(self) -> None:
+        self.started = True
+        coro, self.coro = self.coro, None
+        try:
+            value = await coro
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported to the caller
+            self.report(1, describe_error(exc))
+        else:
+            self.report(0, value)
+
+    def report(self, status: int, value: Any) -> None:
+        if self.reported:
+            return
+        self.reported = True
+        _tasks.pop(self.id, None)
+        if self.timer is not None:
+            self.timer.cancel()
+        if status == 0:
+            _report(self.id, value)
+        else:
+            _done((self.id, status, value))
+
+    def cancelled(self) -> None:
+        if self.expired:
+            self.report(1, ("timeout", f"exceeded its timeout of {self.timeout:g} s and was cancelled"))
+        else:
+            self.report(2, ("cancelled", "cancelled"))
+
+    def cancel(self) -> None:
+        if not self.started:
+            # Cancelled before its first step: the task will never run `run`, so report here
+            # (and close the provider's coroutine, which never started either).
+            self.cancelled()
+            if self.coro is not None:
+                self.coro.close()
+                self.coro = None
+        self.task.cancel()
+
+    def expire(self) -> None:
+        if not self.task.done():
+            self.expired = True
+            self.cancel()
+
+
+_tasks: dict[int, _Call] = {}
 
 
 def _report(call_id: int, value: Any) -> None:
@@ -129,38 +193,10 @@ def _report(call_id: int, value: Any) -> None:
         _done((call_id, 1, describe_error(e)))
 
 
-_expired: set[int] = set()
-
-
-def _expire(call_id: int, task: asyncio.Task[Any]) -> None:
-    if not task.done():
-        _expired.add(call_id)
-        task.cancel()
-
-
-def _finish(call_id: int, task: asyncio.Task[Any], timeout: float, timer: Any) -> None:
-    _tasks.pop(call_id, None)
-    if timer is not None:
-        timer.cancel()
-    if call_id in _expired:
-        _expired.discard(call_id)
-        if task.cancelled():
-            _done((call_id, 1, ("timeout", f"exceeded its timeout of {timeout:g} s and was cancelled")))
-            return
-    if task.cancelled():
-        _done((call_id, 2, ("cancelled", "cancelled")))
-        return
-    exc = task.exception()
-    if exc is None:
-        _report(call_id, task.result())
-    else:
-        _done((call_id, 1, describe_error(exc)))
-
-
 def cancel(call_id: int) -> None:
-    task = _tasks.get(call_id)
-    if task is not None:
-        task.cancel()
+    call = _tasks.get(call_id)
+    if call is not None:
+        call.cancel()
 
 
 def describe_error(exc: BaseException, frames: int = 3) -> tuple[str, str]:
@@ -319,9 +355,9 @@ def pack(items: list[Any]) -> tuple[bytes, list[Any] | None, list[bytes] | bytes
     (records, the common case), else a list of bytes."""
     if set(map(type, items)) == _RECORD_ONLY:
         # Records: metadata and tokens only (payloads None = all empty).
-        metas = _dump_batch([r.data for r in items])
+        metas = _dump_batch(list(map(_data_of, items)))
         try:
-            joined = "\0".join([r.resume_token for r in items])
+            joined = "\0".join(map(_token_of, items))
         except TypeError:  # a token is bytes
             joined = None
         if joined is not None and joined.count("\0") == len(items) - 1:
@@ -346,6 +382,8 @@ def pack(items: list[Any]) -> tuple[bytes, list[Any] | None, list[bytes] | bytes
 
 
 _RECORD_ONLY = {Record}
+_data_of = operator.attrgetter("data")
+_token_of = operator.attrgetter("resume_token")
 
 
 def _typed(cls: Any, items: list[Any]) -> list[Any]:

@@ -175,3 +175,28 @@ def test_a_pull_answers_the_objects_and_their_abi_form() -> None:
     objects, metas, payloads, tokens, vectors = asyncio.run(_host.Cursor(gen()).pull(10))
     assert objects == items
     assert (json.loads(metas), payloads, tokens, vectors) == ([{"i": 0}, {"i": 1}, {"i": 2}], None, b"0\x001\x002", None)
+
+
+def test_a_call_cancelled_before_it_ran_is_reported_once() -> None:
+    import warnings
+
+    ran: list[int] = []
+
+    async def never() -> None:
+        ran.append(1)
+
+    loop = asyncio.new_event_loop()
+    reports: list[tuple] = []
+    old = _host._loop, _host._done
+    _host._loop, _host._done = loop, reports.append
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "coroutine ... was never awaited" would be one
+            _host.start(7, 0, never, ())
+            _host.cancel(7)
+            loop.run_until_complete(asyncio.sleep(0.01))
+            _host.cancel(7)  # a second cancel of a finished call is a no-op
+        assert reports == [(7, 2, ("cancelled", "cancelled"))] and ran == [] and 7 not in _host._tasks
+    finally:
+        _host._loop, _host._done = old
+        loop.close()

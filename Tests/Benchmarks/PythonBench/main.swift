@@ -9,7 +9,8 @@ import NvisyPlugins
 let args = CommandLine.arguments
 let count = args.count > 1 ? Int(args[1]) ?? 200_000 : 200_000
 /// Items per batch, the same on both sides (the host's `read(batchSize:)`, the bare loop's `--batch`).
-let batchSize = args.count > 2 ? Int(args[2]) ?? 256 : 256
+/// Default: 500, what a pipeline reads a record source with (`RunOptions.batchSize`).
+let batchSize = args.count > 2 ? Int(args[2]) ?? 500 : 500
 let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 let venv = PythonRuntime.defaultVenv
 let fixtures = root.appendingPathComponent("python/tests/fixtures")
