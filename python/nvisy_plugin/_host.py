@@ -58,8 +58,9 @@ def _load_batch(data: bytes) -> Any:
 
 
 def setup(read_fd: int, drain: Any, done: Any, token: Any) -> None:
-    global _loop, _done, _token
+    global _loop, _done, _token, _sweeping
     _done, _token = done, token
+    _sweeping = False
     _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
 
@@ -117,23 +118,49 @@ def start(call_id: int, timeout: float, fn: Any, args: tuple[Any, ...]) -> None:
     inside one (``asyncio.timeout``, ``current_task``), and Python 3.11 has no eager tasks.
     The task reports its own end (``_Call.run``) rather than through a done callback, which
     would cost one more turn of the loop per call."""
+    global _sweeping
     assert _loop is not None
     call = _Call(call_id, timeout, fn(*args))
     call.task = _loop.create_task(call.run())
     _tasks[call_id] = call
     if timeout > 0:
-        call.timer = _loop.call_later(timeout, call.expire)
+        _deadlines[call_id] = _loop.time() + timeout
+        if not _sweeping:
+            _sweeping = True
+            _loop.call_later(SWEEP_SECONDS, _sweep)
+
+
+#: How often deadlines are checked: a call is cancelled at most this long after its timeout.
+#: One sweep for all calls rather than an asyncio timer per call (a timer handle made, pushed
+#: on the loop's heap and cancelled for every call costs more than the rest of a small call).
+SWEEP_SECONDS = 0.05
+_deadlines: dict[int, float] = {}
+_sweeping = False
+
+
+def _sweep() -> None:
+    global _sweeping
+    assert _loop is not None
+    now = _loop.time()
+    for call_id in [i for i, t in _deadlines.items() if t <= now]:
+        del _deadlines[call_id]
+        call = _tasks.get(call_id)
+        if call is not None:
+            call.expire()
+    if _deadlines:
+        _loop.call_later(SWEEP_SECONDS, _sweep)
+    else:
+        _sweeping = False
 
 
 class _Call:
-    """One call from the host: its task, timer and whether it was reported."""
+    """One call from the host: its task, and whether it timed out and was reported."""
 
-    __slots__ = ("id", "timeout", "coro", "task", "timer", "started", "expired", "reported")
+    __slots__ = ("id", "timeout", "coro", "task", "started", "expired", "reported")
 
     def __init__(self, call_id: int, timeout: float, coro: Any) -> None:
         self.id, self.timeout, self.coro = call_id, timeout, coro
         self.task: Any = None
-        self.timer: Any = None
         self.started = self.expired = self.reported = False
 
     async def run(self) -> None:
@@ -154,8 +181,7 @@ class _Call:
             return
         self.reported = True
         _tasks.pop(self.id, None)
-        if self.timer is not None:
-            self.timer.cancel()
+        _deadlines.pop(self.id, None)
         if status == 0:
             _report(self.id, value)
         else:

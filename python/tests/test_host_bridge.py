@@ -78,6 +78,7 @@ def _run_start(fn, *args, timeout: float = 0):  # type: ignore[no-untyped-def]
     reports: list[tuple] = []
     old = _host._loop, _host._done
     _host._loop, _host._done = loop, reports.append
+    _host._sweeping = False  # the deadline sweep of an earlier test's loop is gone with it
     try:
         _host.start(1, timeout, fn, args)
         needed_task = bool(_host._tasks)
