@@ -121,22 +121,37 @@ final class PythonBatch: @unchecked Sendable {
         return r.isEmpty ? Data() : tokenBlock[r]
     }
 
-    /// Whether every item is an unchanged item of a Python batch of `interpreter`: then
-    /// ``pythonList(_:)`` can hand them to a Python provider as they are.
-    static func allPython(_ items: [ProviderItem], in interpreter: PythonInterpreter) -> Bool {
+    /// Runs of consecutive items of one batch (usually one run: a whole batch handed on).
+    typealias Runs = [(batch: PythonBatch, range: Range<Int>)]
+
+    /// When every item is an unchanged item of a Python batch of `interpreter`, their runs
+    /// (for ``pythonList(_:)``, which hands them to a Python provider as they are); else nil.
+    static func runs(_ items: [ProviderItem], in interpreter: PythonInterpreter) -> Runs? {
+        var runs: Runs = []
         for item in items {
-            guard case .python(let b, _) = item.storage, b.objects.interpreter === interpreter else { return false }
+            guard case .python(let b, let k) = item.storage, b.objects.interpreter === interpreter else { return nil }
+            if let last = runs.last, last.batch === b, last.range.upperBound == k {
+                runs[runs.count - 1].range = last.range.lowerBound..<(k + 1)
+            } else {
+                runs.append((b, k..<(k + 1)))
+            }
         }
-        return !items.isEmpty
+        return runs.isEmpty ? nil : runs
     }
 
-    /// A new `list` of the Python objects of `items` (which ``allPython(_:in:)`` accepted),
-    /// in order. Runs on the Python thread.
-    static func pythonList(_ items: [ProviderItem]) -> PyPtr {
-        let list = PyList_New(items.count)!
-        for (i, item) in items.enumerated() {
-            guard case .python(let b, let k) = item.storage else { preconditionFailure("pythonList of a non-Python item") }
-            nvisy_py_list_set(list, i, Py.retained(nvisy_py_list_get(b.objects.pointer, k)!))
+    /// A new `list` of the Python objects of `runs`, in order (one `list` slice per run).
+    /// Runs on the Python thread.
+    static func pythonList(_ runs: Runs) -> PyPtr {
+        if runs.count == 1, let run = runs.first {
+            return PyList_GetSlice(run.batch.objects.pointer, run.range.lowerBound, run.range.upperBound)!
+        }
+        let list = PyList_New(runs.reduce(0) { $0 + $1.range.count })!
+        var i = 0
+        for run in runs {
+            for k in run.range {
+                nvisy_py_list_set(list, i, Py.retained(nvisy_py_list_get(run.batch.objects.pointer, k)!))
+                i += 1
+            }
         }
         return list
     }

@@ -91,8 +91,8 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
         try ensureOpen(.sink, "write")
         if items.isEmpty { return }
         let o = object
-        if PythonBatch.allPython(items, in: interpreter) {  // items of Python providers: hand on the objects
-            try await call("write_items", "write", args: { _ in [Py.retained(o.pointer), PythonBatch.pythonList(items)] },
+        if let runs = PythonBatch.runs(items, in: interpreter) {  // items of Python providers: hand on the objects
+            try await call("write_items", "write", args: { _ in [Py.retained(o.pointer), PythonBatch.pythonList(runs)] },
                            convert: { _ in () })
             return
         }
@@ -104,11 +104,11 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
         let o = object
         let interpreter = self.interpreter
         let context = "\(descriptor.id): transform"
-        let handOn = PythonBatch.allPython(items, in: interpreter)  // items of Python providers: hand on the objects
+        let runs = PythonBatch.runs(items, in: interpreter)  // items of Python providers: hand on the objects
         let cursor = try await interpreter.perform { () throws -> PyRefBox in
-            let fn = PyObject_GetAttrString(interpreter.hostModule!, handOn ? "open_transform_items" : "open_transform")!
+            let fn = PyObject_GetAttrString(interpreter.hostModule!, runs != nil ? "open_transform_items" : "open_transform")!
             defer { nvisy_py_decref(fn) }
-            let args = [Py.retained(o.pointer)] + (handOn ? [PythonBatch.pythonList(items)] : PythonItems.toPython(items))
+            let args = [Py.retained(o.pointer)] + (runs.map { [PythonBatch.pythonList($0)] } ?? PythonItems.toPython(items))
             return PyRefBox(PyRef(owning: try Py.call(fn, args, context: context), in: interpreter))
         }
         return PythonCursor(instance: self, cursor: cursor.ref, what: "transform")
