@@ -59,11 +59,145 @@ def test_cursor_pulls_in_batches_and_resumes_the_same_iterator() -> None:
         c = _host.Cursor(gen())
         out = []
         while (packed := await c.pull(2)) is not None:
-            out.append(packed[2])
+            out.append(packed[3])
         return out
 
     assert asyncio.run(run()) == [b"0\x001", b"2\x003", b"4\x005", b"6"]
     sync = _host.Cursor([Record({}, "a"), Record({}, "b"), Record({}, "c")])
-    assert asyncio.run(sync.pull(2))[2] == b"a\x00b"
-    assert asyncio.run(sync.pull(2))[2] == b"c"
+    assert asyncio.run(sync.pull(2))[3] == b"a\x00b"
+    assert asyncio.run(sync.pull(2))[3] == b"c"
     assert asyncio.run(sync.pull(2)) is None
+
+
+# -- calls (``start``) and items handed on between Python providers ------------------------------
+
+def _run_start(fn, *args, timeout: float = 0):  # type: ignore[no-untyped-def]
+    """Runs ``_host.start`` on a fresh loop (as the host's thread does) and answers what it
+    reported to ``done`` and whether the call ran as a task."""
+    loop = asyncio.new_event_loop()
+    reports: list[tuple] = []
+    old = _host._loop, _host._done
+    _host._loop, _host._done = loop, reports.append
+    _host._sweeping = False  # the deadline sweep of an earlier test's loop is gone with it
+    try:
+        _host.start(1, timeout, fn, args)
+        needed_task = bool(_host._tasks)
+        while not reports:
+            loop.run_until_complete(asyncio.sleep(0.005))
+        return reports, needed_task
+    finally:
+        _host._loop, _host._done = old
+        loop.close()
+
+
+def test_a_call_runs_in_a_task_even_when_it_never_suspends() -> None:
+    async def add(a: int, b: int) -> int:
+        assert asyncio.current_task() is not None  # provider code may rely on it (asyncio.timeout)
+        async with asyncio.timeout(1):
+            return a + b
+
+    reports, needed_task = _run_start(add, 2, 3)
+    assert reports == [(1, 0, 5)] and needed_task
+
+
+def test_a_call_that_suspends_continues_as_a_task() -> None:
+    async def slow(x: int) -> int:
+        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
+        fut = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.01, fut.set_result, x * 2)
+        return await fut + 1
+
+    reports, needed_task = _run_start(slow, 20)
+    assert reports == [(1, 0, 41)] and needed_task
+
+
+def test_errors_before_and_after_the_first_suspension() -> None:
+    async def early() -> None:
+        raise ValueError("early")
+
+    async def late() -> None:
+        await asyncio.sleep(0.001)
+        raise ValueError("late")
+
+    for fn, text in ((early, "ValueError: early"), (late, "ValueError: late")):
+        reports, _ = _run_start(fn)
+        assert reports[0][:2] == (1, 1) and reports[0][2][0] == "permanent" and reports[0][2][1].startswith(text)
+
+
+def test_a_suspended_call_is_cancelled_at_its_timeout() -> None:
+    seen: list[str] = []
+
+    async def stuck() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            seen.append("cancelled")  # the provider sees the cancellation
+            raise
+
+    reports, needed_task = _run_start(stuck, timeout=0.02)
+    assert needed_task and seen == ["cancelled"]
+    assert reports[0][:2] == (1, 1) and reports[0][2][0] == "timeout"
+
+
+def test_items_of_the_right_type_are_handed_on_as_they_are() -> None:
+    records = [Record({"id": i}, resume_token=str(i)) for i in range(3)]
+    assert _host._typed(Record, records) is records
+
+    written: list[Record] = []
+
+    class Sink:
+        data_type = "record"
+
+        async def write(self, items: list[Record]) -> None:
+            written.extend(items)
+
+    reports, _ = _run_start(_host.write_items, Sink(), records)
+    assert reports == [(1, 0, None)] and written == records and written[0] is records[0]
+
+
+def test_items_of_another_type_are_rebuilt_as_the_host_would() -> None:
+    from nvisy_plugin import Document
+
+    records = [Record({"path": "a.txt", "n": 1}, resume_token="t\udcff"), Record({"path": "b"}, resume_token="")]
+    objects = _host._typed(Object, records)
+    assert objects == [Object("a.txt", b"", {"n": 1}, "t\udcff"), Object("b", b"", {}, "")]
+    assert records[0].data == {"path": "a.txt", "n": 1}  # the source's dict is left alone
+    docs = _host._typed(Document, [Object("x.md", "héllo".encode(), {"k": [1]}, "7")])
+    assert docs == [Document("héllo", {"path": "x.md", "k": [1]}, "7")]
+
+
+def test_a_pull_answers_the_objects_and_their_abi_form() -> None:
+    async def gen():  # type: ignore[no-untyped-def]
+        for i in range(3):
+            yield Record({"i": i}, resume_token=str(i))
+
+    items = [Record({"i": i}, str(i)) for i in range(3)]
+    objects, metas, payloads, tokens, vectors = asyncio.run(_host.Cursor(gen()).pull(10))
+    assert objects == items
+    assert (json.loads(metas), payloads, tokens, vectors) == ([{"i": 0}, {"i": 1}, {"i": 2}], None, b"0\x001\x002", None)
+
+
+def test_a_call_cancelled_before_it_ran_is_reported_once() -> None:
+    import warnings
+
+    ran: list[int] = []
+
+    async def never() -> None:
+        ran.append(1)
+
+    loop = asyncio.new_event_loop()
+    reports: list[tuple] = []
+    old = _host._loop, _host._done
+    _host._loop, _host._done = loop, reports.append
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "coroutine ... was never awaited" would be one
+            _host.start(7, 0, never, ())
+            _host.cancel(7)
+            loop.run_until_complete(asyncio.sleep(0.01))
+            _host.cancel(7)  # a second cancel of a finished call is a no-op
+        assert reports == [(7, 2, ("cancelled", "cancelled"))] and ran == [] and 7 not in _host._tasks
+    finally:
+        _host._loop, _host._done = old
+        loop.close()

@@ -69,7 +69,8 @@ def test_cursor_pulls_in_batches_and_splits_lists() -> None:
         c = _host.Cursor(nvisy_fixtures.Count.create({"count": 10}).read(None))
         sizes = []
         while (b := await c.pull(4)) is not None:
-            sizes.append(len(json.loads(b[0])))  # one metadata object per item
+            assert len(b[0]) == len(json.loads(b[1]))  # the objects, one metadata object per item
+            sizes.append(len(b[0]))
         await src.close()
         return sizes
 

@@ -24,6 +24,8 @@ public struct ProviderItem: Sendable, Hashable {
         case owned(Fields)
         /// Item `index` of a batch copied from a plugin.
         case copied(CopiedBatch, Int)
+        /// Item `index` of a batch a Python provider made: its Python object travels with it.
+        case python(PythonBatch, Int)
     }
 
     var storage: Storage
@@ -39,12 +41,15 @@ public struct ProviderItem: Sendable, Hashable {
 
     init(_ batch: CopiedBatch, _ index: Int) { storage = .copied(batch, index) }
 
+    init(_ batch: PythonBatch, _ index: Int) { storage = .python(batch, index) }
+
     /// UTF-8 JSON text (usually an object).
     public var metadata: Data {
         get {
             switch storage {
             case .owned(let f): f.metadata
             case .copied(let b, let i): b.data(b.items[i].metadata)
+            case .python(let b, let i): b.metadata(i)
             }
         }
         set { update { $0.metadata = newValue } }
@@ -56,6 +61,7 @@ public struct ProviderItem: Sendable, Hashable {
             switch storage {
             case .owned(let f): f.payload
             case .copied(let b, let i): b.data(b.items[i].payload)
+            case .python(let b, let i): b.payload(i)
             }
         }
         set { update { $0.payload = newValue } }
@@ -67,6 +73,7 @@ public struct ProviderItem: Sendable, Hashable {
             switch storage {
             case .owned(let f): f.vector
             case .copied(let b, let i): b.vector(b.items[i])
+            case .python(let b, let i): b.vector(i)
             }
         }
         set { update { $0.vector = newValue } }
@@ -78,6 +85,7 @@ public struct ProviderItem: Sendable, Hashable {
             switch storage {
             case .owned(let f): f.resumeToken
             case .copied(let b, let i): b.data(b.items[i].resume_token)
+            case .python(let b, let i): b.resumeToken(i)
             }
         }
         set { update { $0.resumeToken = newValue } }
@@ -86,7 +94,7 @@ public struct ProviderItem: Sendable, Hashable {
     var fields: Fields {
         switch storage {
         case .owned(let f): f
-        case .copied: Fields(metadata: metadata, payload: payload, vector: vector, resumeToken: resumeToken)
+        case .copied, .python: Fields(metadata: metadata, payload: payload, vector: vector, resumeToken: resumeToken)
         }
     }
 

@@ -30,7 +30,8 @@ final class NativeBatchArena: @unchecked Sendable {
         var total = 0
         var views = false
         for item in source {
-            guard case .owned(let f) = item.storage else { views = true; continue }
+            if case .copied = item.storage { views = true; continue }
+            let f = item.fields  // owned, or a Python batch's item (copied in like an owned one)
             total += f.metadata.count + f.payload.count + f.resumeToken.count
             if let v = f.vector { total += v.count * 4 + 4 }
         }
@@ -59,7 +60,8 @@ final class NativeBatchArena: @unchecked Sendable {
             switch source[i].storage {
             case .copied(let b, let k):
                 (out + i).initialize(to: b.items[k])
-            case .owned(let f):
+            case .owned, .python:  // a Python batch's items cross as their fields
+                let f = source[i].fields
                 var c = nvisy_item()
                 c.metadata = put(f.metadata)
                 c.payload = put(f.payload)

@@ -148,11 +148,30 @@ final class PythonInterpreter: @unchecked Sendable {
         }
     }
 
-    private func drain() {
-        let batch = lock.withLock {
-            defer { jobs.removeAll(keepingCapacity: true) }
-            return jobs
+    /// Drops a reference on the Python thread, without waking it: references pile up until
+    /// the thread next runs jobs (or `releaseWakeCount` of them are waiting). A batch handed
+    /// between Python providers dies after every call; waking the thread just to free it
+    /// would cost as much as the call.
+    func release(_ object: PyPtr) {
+        let wake = lock.withLock {
+            releases.append(UnsafeSendablePointer(object))
+            return releases.count == PythonInterpreter.releaseWakeCount && jobs.isEmpty
         }
+        if wake { submit {} }
+    }
+
+    private static let releaseWakeCount = 64
+    private var releases: [UnsafeSendablePointer] = []
+
+    private func drain() {
+        let (batch, dropped) = lock.withLock {
+            defer {
+                jobs.removeAll(keepingCapacity: true)
+                releases.removeAll(keepingCapacity: true)
+            }
+            return (jobs, releases)
+        }
+        for p in dropped { nvisy_py_decref(p.pointer) }
         for job in batch { job() }
     }
 
@@ -170,40 +189,62 @@ final class PythonInterpreter: @unchecked Sendable {
     /// - `function`: the name of a coroutine function of `nvisy_plugin._host`.
     /// - `args`: builds its arguments (new references) on the Python thread.
     /// - `convert`: turns the result into Swift on the Python thread (the result is borrowed).
-    /// - `timeout`: enforced twice: `asyncio.wait_for` cancels the task (the provider sees
+    /// - `timeout`: enforced twice: the loop cancels the task at the deadline (the provider sees
     ///   `CancelledError`), and a Swift watchdog answers the caller `grace` later even if the
     ///   Python thread is blocked by synchronous code.
     func call<T: Sendable>(_ function: String, context: String, timeout: Duration?, onToken: (@Sendable (String) -> Void)? = nil,
                            args: @escaping @Sendable (Int) throws -> [PyPtr?],
                            convert: @escaping @Sendable (PyPtr) throws -> T) async throws -> T {
         try Task.checkCancellation()
-        let id = lock.withLock {
+        let id = newCallID()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
+                start(id, function, context: context, timeout: timeout, onToken: onToken, args: args, convert: convert) {
+                    cont.resume(with: $0)
+                }
+            }
+        } onCancel: {
+            cancel(id)
+        }
+    }
+
+    /// A new id for ``start(_:_:context:timeout:onToken:args:convert:completion:)``.
+    func newCallID() -> Int {
+        lock.withLock {
             defer { nextCallID += 1 }
             return nextCallID
         }
+    }
+
+    /// Starts call `id` (see ``call(_:context:timeout:onToken:args:convert:)``) without
+    /// waiting: `completion` gets its result once, on the Python thread (or the watchdog's).
+    func start<T: Sendable>(_ id: Int, _ function: String, context: String, timeout: Duration?,
+                            onToken: (@Sendable (String) -> Void)? = nil,
+                            args: @escaping @Sendable (Int) throws -> [PyPtr?],
+                            convert: @escaping @Sendable (PyPtr) throws -> T,
+                            completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
         let seconds = timeout.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
-                let call = PendingCall(cont, context: context, convert: convert, onToken: onToken)
-                lock.withLock { pending[id] = call }
-                submit { [self] in
-                    guard let host = hostModule else { return }
-                    do {
-                        let start = PyObject_GetAttrString(host, "start")!
-                        defer { nvisy_py_decref(start) }
-                        guard let fn = PyObject_GetAttrString(host, function) else { throw Py.currentError(context) }
-                        let built = try args(id)
-                        let argTuple = Py.tuple(built)
-                        nvisy_py_decref(try Py.call(start, [Py.int(id), Py.double(seconds), fn, argTuple], context: context))
-                    } catch {
-                        if let p = removePending(id) { p.fail(error) }
-                    }
-                }
-                if let timeout { armWatchdog(id, deadline: .now + timeout + PythonInterpreter.grace, timeout: timeout) }
+        let call = PendingCall(context: context, convert: convert, onToken: onToken, completion: completion)
+        lock.withLock { pending[id] = call }
+        submit { [self] in
+            guard let host = hostModule else { return }
+            do {
+                let start = PyObject_GetAttrString(host, "start")!
+                defer { nvisy_py_decref(start) }
+                guard let fn = PyObject_GetAttrString(host, function) else { throw Py.currentError(context) }
+                let built = try args(id)
+                let argTuple = Py.tuple(built)
+                nvisy_py_decref(try Py.call(start, [Py.int(id), Py.double(seconds), fn, argTuple], context: context))
+            } catch {
+                if let p = removePending(id) { p.fail(error) }
             }
-        } onCancel: {
-            submit { [self] in cancelTask(id) }
         }
+        if let timeout { armWatchdog(id, deadline: .now + timeout + PythonInterpreter.grace, timeout: timeout) }
+    }
+
+    /// Cancels call `id` (its task sees `CancelledError`; the caller gets a `CancellationError`).
+    func cancel(_ id: Int) {
+        submit { [self] in cancelTask(id) }
     }
 
     // MARK: Watchdog
@@ -291,25 +332,25 @@ protocol PendingPythonCall: AnyObject, Sendable {
     func emit(_ token: String)
 }
 
-final class PendingCall<T: Sendable>: PendingPythonCall, @unchecked Sendable {
+final class PendingCall<T: Sendable>: PendingPythonCall, Sendable {
     let context: String
-    private let cont: CheckedContinuation<T, any Error>
     private let convert: @Sendable (PyPtr) throws -> T
     private let onToken: (@Sendable (String) -> Void)?
+    private let completion: @Sendable (Result<T, any Error>) -> Void
 
-    init(_ cont: CheckedContinuation<T, any Error>, context: String, convert: @escaping @Sendable (PyPtr) throws -> T,
-         onToken: (@Sendable (String) -> Void)?) {
-        self.cont = cont
+    init(context: String, convert: @escaping @Sendable (PyPtr) throws -> T, onToken: (@Sendable (String) -> Void)?,
+         completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
         self.context = context
         self.convert = convert
         self.onToken = onToken
+        self.completion = completion
     }
 
     func complete(_ value: PyPtr) {
-        cont.resume(with: Result { try convert(value) })
+        completion(Result { try convert(value) })
     }
 
-    func fail(_ error: any Error) { cont.resume(throwing: error) }
+    func fail(_ error: any Error) { completion(.failure(error)) }
 
     func emit(_ token: String) { onToken?(token) }
 }

@@ -4,58 +4,12 @@ import NvisyCore
 
 /// Items between Swift and Python, a batch at a time (on the Python thread).
 ///
-/// Out of Python (`_host.pack`): one JSON array of every item's metadata, split here into
-/// per-item slices of one buffer; payloads, tokens and vectors as buffers.
-/// Into Python: the metadata joined into one JSON array (parsed with one `json.loads`), the
-/// payloads and tokens in one `bytes` object that Python slices into memoryviews, and
-/// their offsets as int64s.
+/// Out of Python (`_host.pack`, kept by ``PythonBatch``): one JSON array of every item's
+/// metadata, split into per-item slices of one buffer; payloads, tokens and vectors as buffers.
+/// Into Python, for items that are not already Python objects: the metadata joined into one
+/// JSON array (parsed with one `orjson.loads`), the payloads and tokens in one `bytes` object
+/// that Python slices into memoryviews, and their offsets as int64s.
 enum PythonItems {
-    /// Items from the `(metas, payloads, tokens, vectors)` tuple of `_host.pack`.
-    static func fromPack(_ packed: PyPtr, context: String) throws -> [ProviderItem] {
-        guard nvisy_py_tuple_check(packed) != 0, nvisy_py_tuple_size(packed) == 4 else {
-            throw NvisyError.internal("\(context): the Python bridge returned an unexpected batch")
-        }
-        let metas = nvisy_py_tuple_get(packed, 0)!
-        let payloads = nvisy_py_tuple_get(packed, 1)!
-        let tokens = nvisy_py_tuple_get(packed, 2)!
-        let vectors = nvisy_py_tuple_get(packed, 3)!
-        let noPayloads = nvisy_py_is_none(payloads) != 0  // records: every payload empty
-        // Tokens: one bytes joined by NUL (the records fast path), or a list of bytes.
-        let joinedTokens: (Data, [Range<Int>])?
-        if nvisy_py_bytes_check(tokens) != 0 {
-            let d = Py.data(tokens) ?? Data()
-            joinedTokens = (d, splitOnNUL(d))
-        } else {
-            joinedTokens = nil
-        }
-        let n = joinedTokens?.1.count ?? nvisy_py_list_size(tokens)
-        guard let metaData = Py.data(metas) else { throw NvisyError.internal("\(context): metadata is not bytes") }
-        guard let ranges = splitJSONArray(metaData), ranges.count == n else {
-            throw NvisyError(.unavailable, "\(context): item metadata is not a JSON object per item", retry: .permanent)
-        }
-        let hasVectors = nvisy_py_is_none(vectors) == 0
-        var out: [ProviderItem] = []
-        out.reserveCapacity(n)
-        for i in 0..<n {
-            var p = Data()
-            if !noPayloads {
-                let payload = nvisy_py_list_get(payloads, i)!
-                guard let d = Py.data(payload) else {
-                    throw NvisyError(.unavailable, "\(context): item \(i): the payload is not bytes-like (\(typeName(payload)))", retry: .permanent)
-                }
-                p = d
-            }
-            let t: Data
-            if let (d, r) = joinedTokens { t = r[i].isEmpty ? Data() : d[r[i]] } else { t = Py.data(nvisy_py_list_get(tokens, i)!) ?? Data() }
-            var vector: [Float]? = nil
-            if hasVectors, let v = nvisy_py_list_get(vectors, i), nvisy_py_is_none(v) == 0 {
-                vector = Py.withBuffer(v) { Array($0.bindMemory(to: Float.self)) }
-            }
-            out.append(ProviderItem(metadata: metaData[ranges[i]], payload: p, vector: vector, resumeToken: t))
-        }
-        return out
-    }
-
     /// The ranges between NUL bytes: `n - 1` NULs make `n` pieces (an empty `data` is one empty piece).
     static func splitOnNUL(_ data: Data) -> [Range<Int>] {
         data.withUnsafeBytes { raw in

@@ -6,10 +6,11 @@ import NvisyCore
 typealias PyPtr = UnsafeMutablePointer<PyObject>
 
 /// An owned reference to a Python object that Swift keeps between calls. It is released
-/// on the Python thread (the only thread that touches Python), whoever drops it last.
+/// on the Python thread (the only thread that touches Python), whoever drops it last, with
+/// the next batch of work that thread does (``PythonInterpreter/release(_:)``).
 final class PyRef: @unchecked Sendable {
     let pointer: PyPtr
-    private let interpreter: PythonInterpreter
+    let interpreter: PythonInterpreter
 
     /// Takes ownership of a new reference.
     init(owning pointer: PyPtr, in interpreter: PythonInterpreter) {
@@ -17,10 +18,7 @@ final class PyRef: @unchecked Sendable {
         self.interpreter = interpreter
     }
 
-    deinit {
-        let p = UnsafeSendablePointer(pointer)
-        interpreter.submit { nvisy_py_decref(p.pointer) }
-    }
+    deinit { interpreter.release(pointer) }
 }
 
 /// Moves a pointer into a job that runs on the Python thread.

@@ -91,6 +91,11 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
         try ensureOpen(.sink, "write")
         if items.isEmpty { return }
         let o = object
+        if let runs = PythonBatch.runs(items, in: interpreter) {  // items of Python providers: hand on the objects
+            try await call("write_items", "write", args: { _ in [Py.retained(o.pointer), PythonBatch.pythonList(runs)] },
+                           convert: { _ in () })
+            return
+        }
         try await call("write", "write", args: { _ in [Py.retained(o.pointer)] + PythonItems.toPython(items) }, convert: { _ in () })
     }
 
@@ -99,11 +104,12 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
         let o = object
         let interpreter = self.interpreter
         let context = "\(descriptor.id): transform"
+        let runs = PythonBatch.runs(items, in: interpreter)  // items of Python providers: hand on the objects
         let cursor = try await interpreter.perform { () throws -> PyRefBox in
-            let fn = PyObject_GetAttrString(interpreter.hostModule!, "open_transform")!
+            let fn = PyObject_GetAttrString(interpreter.hostModule!, runs != nil ? "open_transform_items" : "open_transform")!
             defer { nvisy_py_decref(fn) }
-            return PyRefBox(PyRef(owning: try Py.call(fn, [Py.retained(o.pointer)] + PythonItems.toPython(items), context: context),
-                                  in: interpreter))
+            let args = [Py.retained(o.pointer)] + (runs.map { [PythonBatch.pythonList($0)] } ?? PythonItems.toPython(items))
+            return PyRefBox(PyRef(owning: try Py.call(fn, args, context: context), in: interpreter))
         }
         return PythonCursor(instance: self, cursor: cursor.ref, what: "transform")
     }
@@ -135,52 +141,6 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
             return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
             throw NvisyError(.unavailable, "\(descriptor.id): complete returned a response that is not JSON", retry: .permanent)
-        }
-    }
-}
-
-/// A `_host.Cursor` over what a Python source's `read` or a transform returned.
-final class PythonCursor: BatchCursor, @unchecked Sendable {
-    let instance: PythonProviderInstance
-    let cursor: PyRef
-    let what: String
-    private let lock = NSLock()
-    private var closed = false
-    private var ended = false
-
-    init(instance: PythonProviderInstance, cursor: PyRef, what: String) {
-        self.instance = instance
-        self.cursor = cursor
-        self.what = what
-    }
-
-    deinit { close() }
-
-    func next(maxItems: Int) async throws -> [ProviderItem]? {
-        if lock.withLock({ closed || ended }) { return nil }
-        let c = cursor
-        let n = max(1, maxItems)
-        let context = "\(instance.descriptor.id): \(what)"
-        let batch = try await instance.interpreter.call(
-            "pull", context: context, timeout: instance.options.timeout,
-            args: { _ in [Py.retained(c.pointer), Py.int(n)] },
-            convert: { r -> [ProviderItem]? in nvisy_py_is_none(r) != 0 ? nil : try PythonItems.fromPack(r, context: context) })
-        if batch == nil { lock.withLock { ended = true } }
-        return batch
-    }
-
-    func close() {
-        let first = lock.withLock {
-            defer { closed = true }
-            return !closed
-        }
-        guard first else { return }
-        let c = cursor
-        let interpreter = instance.interpreter
-        interpreter.submit {
-            guard let host = interpreter.hostModule, let fn = PyObject_GetAttrString(host, "close_cursor") else { return }
-            defer { nvisy_py_decref(fn) }
-            if let r = try? Py.call(fn, [Py.retained(c.pointer)], context: "close") { nvisy_py_decref(r) }
         }
     }
 }

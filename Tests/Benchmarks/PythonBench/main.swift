@@ -8,6 +8,9 @@ import NvisyPlugins
 
 let args = CommandLine.arguments
 let count = args.count > 1 ? Int(args[1]) ?? 200_000 : 200_000
+/// Items per batch, the same on both sides (the host's `read(batchSize:)`, the bare loop's `--batch`).
+/// Default: 500, what a pipeline reads a record source with (`RunOptions.batchSize`).
+let batchSize = args.count > 2 ? Int(args[2]) ?? 500 : 500
 let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 let venv = PythonRuntime.defaultVenv
 let fixtures = root.appendingPathComponent("python/tests/fixtures")
@@ -31,8 +34,8 @@ guard report.failed.isEmpty else {
 let clock = ContinuousClock()
 let sink = try await host.makeSink("bench/total", config: [:])
 
-// Through the host vs bare: the same providers and batch size, runs interleaved (host, bare,
-// host, bare, ...) so that a change in machine load hits both sides alike; best of 5 each.
+// Through the host vs bare: the same providers and batch size, runs interleaved (host, bare in the
+// host's interpreter, bare `python -m`, host, ...) so that a change in machine load hits all alike.
 /// CPU seconds this process (every thread: Swift's and Python's) has used so far.
 func processCPU() -> Double {
     var u = rusage()
@@ -46,7 +49,7 @@ func hostRun() async throws -> (Double, Double) {
     var n = 0
     let cpu = processCPU()
     let start = clock.now
-    for try await batch in source.read(batchSize: 256) {
+    for try await batch in source.read(batchSize: batchSize) {
         try await sink.write(batch)
         n += batch.count
     }
@@ -60,7 +63,7 @@ func bareRun() async throws -> (Double, Double) {
     let r = try await ChildProcess.run(
         venv.appendingPathComponent("bin/python").path,
         arguments: ["-m", "nvisy_plugin", "--path", fixtures.path, "pipe", "nvisy_bench:Gen", "nvisy_bench:Total",
-                    "--source-config", "{\"count\": \(count)}", "--batch", "256"],
+                    "--source-config", "{\"count\": \(count)}", "--batch", "\(batchSize)"],
         purpose: "bare Python loop")
     guard r.status == 0, let line = r.output.split(separator: "\n").last,
           let v = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), let rate = v["itemsPerSecond"]?.doubleValue,
@@ -71,33 +74,62 @@ func bareRun() async throws -> (Double, Double) {
     return (rate, perCPU)
 }
 
-var hostRate = 0.0, hostCPU = 0.0
-var bareRate = 0.0, bareCPU = 0.0
+/// Best wall-clock and CPU rates over runs.
+struct Rates {
+    var wall = 0.0, cpu = 0.0
+    mutating func add(_ r: (Double, Double)) {
+        wall = max(wall, r.0)
+        cpu = max(cpu, r.1)
+    }
+}
+
+/// The bare loop inside the host's interpreter (`bench/bare`): one call that runs the whole loop.
+func embeddedBareRun() async throws -> (Double, Double) {
+    let source = try await host.makeSource("bench/bare", config: ["count": .number(Double(count)), "batch": .number(Double(batchSize))])
+    guard let r = try await source.read().items.first(where: { _ in true }), let v = try? r.metadataValue(),
+          let n = v["items"]?.doubleValue, let t = v["seconds"]?.doubleValue, let c = v["cpuSeconds"]?.doubleValue, Int(n) == count else {
+        print("the bare loop in the host's interpreter failed")
+        exit(1)
+    }
+    await source.close()
+    return (n / t, n / c)
+}
+
+var hosted = Rates(), embedded = Rates(), bare = Rates()
 for _ in 0..<5 {
-    let h = try await hostRun()
-    hostRate = max(hostRate, h.0)
-    hostCPU = max(hostCPU, h.1)
-    let b = try await bareRun()
-    bareRate = max(bareRate, b.0)
-    bareCPU = max(bareCPU, b.1)
+    hosted.add(try await hostRun())
+    embedded.add(try await embeddedBareRun())
+    bare.add(try await bareRun())
 }
 
 // Per-call overhead: an empty async call (check) and a one-item write, host → Python → host.
 let calls = 20_000
-var start = clock.now
-for _ in 0..<calls { try await sink.check() }
-let checkUS = seconds(clock.now - start) / Double(calls) * 1e6
+func perCall(_ body: () async throws -> Void) async rethrows -> (Double, Double) {
+    let cpu = processCPU()
+    let start = clock.now
+    for _ in 0..<calls { try await body() }
+    return (seconds(clock.now - start) / Double(calls) * 1e6, (processCPU() - cpu) / Double(calls) * 1e6)
+}
+let check = try await perCall { try await sink.check() }
 let one = [ProviderItem(metadata: ["id": 1], resumeToken: Data("1".utf8))]
-start = clock.now
-for _ in 0..<calls { try await sink.write(one) }
-let writeUS = seconds(clock.now - start) / Double(calls) * 1e6
+let write = try await perCall { try await sink.write(one) }
 
 func fmt(_ v: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", v) }
-print("python source → sink, \(count) small records, batches of 256")
-print("  through the host: \(fmt(hostRate)) items/s")
-print("  bare Python loop: \(fmt(bareRate)) items/s")
-print("  ratio host/bare:  \(fmt(hostRate / bareRate, 2))x (target >= 0.70x)")
-// The host moves items on two threads that hand batches to each other: on a loaded machine
-// each hand-off waits for the scheduler, which wall time counts and CPU time does not.
-print("  CPU cost: host \(fmt(hostCPU)) items/s of CPU, bare \(fmt(bareCPU)) items/s of CPU; ratio \(fmt(hostCPU / bareCPU, 2))x")
-print("per-call overhead host → Python → host: empty call \(fmt(checkUS, 1)) µs, one-item write \(fmt(writeUS, 1)) µs")
+func row(_ name: String, _ r: Rates) -> String {
+    name.padding(toLength: 36, withPad: " ", startingAt: 0) + fmt(r.wall).leftPadded(10) + fmt(r.cpu).leftPadded(14)
+}
+print("python source → sink, \(count) small records, batches of \(batchSize); best of 5, runs interleaved")
+print("                                       items/s  items/CPU-s")
+print(row("  through the host", hosted))
+print(row("  bare, in the host's interpreter", embedded) + "   (the same loop, one call, no crossing)")
+print(row("  bare, `python -m`", bare) + "   (the venv's python: Debian's python3.11 executable)")
+// CPU: every thread of the host process (Swift's and Python's) against the bare loop's process.
+// Wall time also counts waiting for the scheduler, which a loaded machine makes noisy.
+print("  crossing ratio host / bare in the host's interpreter: CPU \(fmt(hosted.cpu / embedded.cpu, 2))x, wall \(fmt(hosted.wall / embedded.wall, 2))x (target >= 0.70x)")
+print("  overall ratio host / `python -m`:                    CPU \(fmt(hosted.cpu / bare.cpu, 2))x, wall \(fmt(hosted.wall / bare.wall, 2))x")
+print("  interpreter build, bare loop libpython3.11.so / python3.11: CPU \(fmt(embedded.cpu / bare.cpu, 2))x")
+print("per-call overhead host → Python → host: empty call \(fmt(check.0, 1)) µs (\(fmt(check.1, 1)) µs CPU), one-item write \(fmt(write.0, 1)) µs (\(fmt(write.1, 1)) µs CPU)")
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import NvisyCore
+import NvisyPlugins
+import Testing
+
+/// A Python cursor pulls one batch ahead of its consumer (`PythonCursor`): the order, sizes,
+/// errors and cancellation must be those of a cursor that does not.
+@Suite("Python cursors read one batch ahead")
+struct ReadAheadTests {
+    @Test("batches keep their order and never exceed what each next asked for")
+    func sizes() async throws {
+        let host = try await PyTest.host(["handon.toml": HandOnTests.manifest])
+        let source = try await host.makeSource("handon/made", config: ["count": 12])
+        let cursor = try await source.openCursor(after: nil)
+        var got: [[String]] = []
+        for n in [5, 2, 2, 10, 10] {
+            got.append(try #require(try await cursor.next(maxItems: n)).map(\.resumeTokenString))
+        }
+        #expect(got == [["t0", "t1", "t2", "t3", "t4"], ["t5", "t6"], ["t7", "t8"], ["t9"], ["t10", "t11"]])
+        #expect(try await cursor.next(maxItems: 10) == nil)
+        #expect(try await cursor.next(maxItems: 10) == nil)
+        cursor.close()
+    }
+
+    @Test("an error while reading ahead is thrown by the next call, after the batches before it")
+    func errorAhead() async throws {
+        let host = try await PyTest.host(["handon.toml": HandOnTests.manifest])
+        let source = try await host.makeSource("handon/stall", config: ["mode": "fail"])
+        var batches = 0
+        do {
+            for try await _ in source.read(batchSize: 1) { batches += 1 }
+            Issue.record("expected the second batch to fail")
+        } catch let e as NvisyError {
+            #expect(e.retry == .transient)
+            #expect(e.message.contains("TransientError: the second batch failed"), "\(e.message)")
+        }
+        #expect(batches == 1)
+    }
+
+    @Test("a consumer that stops early cancels the read-ahead it will not take")
+    func cancelAhead() async throws {
+        let host = try await PyTest.host(["handon.toml": HandOnTests.manifest])
+        let flag = try PyTest.tempDirectory("ahead").appendingPathComponent("ended")
+        let source = try await host.makeSource("handon/stall", config: ["mode": "wait", "path": .string(flag.path)])
+        let first = try await source.read(batchSize: 1).first { _ in true }
+        #expect(first?.map(\.resumeTokenString) == ["0"])
+        // The read-ahead waits in the provider; leaving the loop closed the cursor and cancelled it.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: flag.path), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let how = try? String(contentsOf: flag, encoding: .utf8)
+        #expect(how == "CancelledError" || how == "GeneratorExit", "\(how ?? "the provider was never stopped")")
+    }
+}
