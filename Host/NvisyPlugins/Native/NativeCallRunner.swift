@@ -1,24 +1,39 @@
 import Foundation
 import NvisyCore
 
-/// Runs one instance's blocking C calls, one at a time, with a timeout that is
-/// signalled to the provider through `is_cancelled` and reported to the caller.
-final class NativeCallRunner: @unchecked Sendable {
+/// Runs one instance's blocking C calls, one at a time and in call order, with a timeout
+/// that is signalled to the provider through `is_cancelled` and reported to the caller.
+///
+/// In the default `dedicatedThread` mode a call runs on a ``NativeCallThreads`` thread, never
+/// on Swift's cooperative pool. The caller spins for up to ``callerSpin`` for the result (a
+/// direct call would keep its thread that long anyway) and only then suspends, so a short
+/// call costs neither a suspension nor a wake-up; a long or hung one leaves the pool free,
+/// and the runner's watchdog reports it after its timeout and marks the instance stuck.
+///
+/// `@unchecked Sendable`: `stuck`, `pending` and `active` are read and written only with
+/// `lock` held; everything else is immutable or Sendable.
+final class NativeCallRunner: NativeCallThreads.Work, @unchecked Sendable {
     let options: ProviderCallOptions
     let label: String
-    private let queue: DispatchQueue
     private let lock = NSLock()
     private var stuck: String?
+    /// Calls waiting for this instance, in order; `active` while a call thread drains them.
+    private var pending: [@Sendable () -> Void] = []
+    private var active = false
     private let watchdog = CallWatchdog()
 
     /// After the deadline a provider gets this long to notice `is_cancelled` before the
     /// host gives up waiting (the call keeps its thread; the instance is then unusable).
     static let grace: Duration = .milliseconds(500)
 
+    /// How long a caller spins for a call's result before it suspends. Longer than a batch
+    /// of 1024 trivial items takes to cross; a call longer than this pays one wake-up, small
+    /// next to its own length.
+    static let callerSpin: Duration = .microseconds(100)
+
     init(label: String, options: ProviderCallOptions) {
         self.label = label
         self.options = options
-        queue = DispatchQueue(label: "nvisy.plugin.\(label)")
     }
 
     /// Runs `body` (which makes the C call and returns its outcome) under `ctx`.
@@ -35,31 +50,31 @@ final class NativeCallRunner: @unchecked Sendable {
         case .callerThread:
             result = await withTaskCancellationHandler { body() } onCancel: { ctx.cancel() }
         case .dedicatedThread:
+            let start = DispatchTime.now()
+            let completion = NativeCallCompletion<T>()
             result = await withTaskCancellationHandler {
-                await withCheckedContinuation { (cont: CheckedContinuation<Result<T, NvisyError>, Never>) in
-                    let once = ResumeOnce(cont)
-                    // The deadline goes to the runner's one watchdog timer (a timer per call would
-                    // leave a pending closure per call alive for the whole timeout).
-                    var deadline: UInt64?
-                    if let timeout = options.timeout {
-                        let wait = timeout + NativeCallRunner.grace
-                        let (s, a) = wait.components
-                        let ns = Int(s) * 1_000_000_000 + Int(a / 1_000_000_000)
-                        deadline = watchdog.add(deadline: .now() + .nanoseconds(ns)) { [self] in
-                            // Mark the instance stuck before the caller can retry.
-                            if let c = once.claim() {
-                                lock.withLock { stuck = what }
-                                c.resume(returning: .failure(timeoutError(what)))
-                            }
-                        }
-                    }
-                    queue.async { [self, deadline] in
-                        let r = body()
-                        if let deadline { watchdog.remove(deadline) }
-                        // A call that outlived its timeout frees the instance when it finally returns.
-                        if !once.resume(r) { lock.withLock { stuck = nil } }
+                submit { [self] in
+                    // A call that outlived its timeout frees the instance when it finally returns.
+                    let began = DispatchTime.now().uptimeNanoseconds
+                    let r = body()
+                    completion.finish(r, callTime: DispatchTime.now().uptimeNanoseconds &- began,
+                                      onLate: { lock.withLock { stuck = nil } })
+                }
+                if NativeSpinPolicy.shared.shouldSpin(now: start.uptimeNanoseconds),
+                   let r = completion.spinWait(for: NativeCallRunner.callerSpin.wholeNanoseconds, since: start.uptimeNanoseconds) { return r }
+                // A long call: suspend, watched by the runner's one timer (a timer per call
+                // would leave a pending closure per call alive for the whole timeout).
+                var watch: UInt64?
+                if let timeout = options.timeout {
+                    let deadline = start + (timeout + NativeCallRunner.grace).dispatchInterval
+                    watch = watchdog.add(deadline: deadline) { [self] in
+                        // Mark the instance stuck before the caller can retry.
+                        completion.expire(.failure(timeoutError(what)), onClaim: { lock.withLock { stuck = what } })
                     }
                 }
+                let r = await completion.wait()
+                if let watch { watchdog.remove(watch) }
+                return r
             } onCancel: { ctx.cancel() }
         }
         switch result {
@@ -75,7 +90,7 @@ final class NativeCallRunner: @unchecked Sendable {
     func post(_ body: @escaping @Sendable () -> Void) {
         switch options.isolation {
         case .callerThread: body()
-        case .dedicatedThread: queue.async(execute: body)
+        case .dedicatedThread: submit(body)
         }
     }
 
@@ -83,27 +98,27 @@ final class NativeCallRunner: @unchecked Sendable {
         NvisyError(.unavailable, "\(label): `\(what)` exceeded its timeout of \(options.timeout.map { "\($0)" } ?? "-") and was cancelled",
                    retry: .transient)
     }
-}
 
-/// Resumes a continuation exactly once; answers whether this call did.
-final class ResumeOnce<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cont: CheckedContinuation<T, Never>?
-
-    init(_ cont: CheckedContinuation<T, Never>) { self.cont = cont }
-
-    @discardableResult
-    func resume(_ value: T) -> Bool {
-        guard let c = claim() else { return false }
-        c.resume(returning: value)
-        return true
-    }
-
-    /// Takes the continuation (once); the caller must resume it.
-    func claim() -> CheckedContinuation<T, Never>? {
-        lock.withLock {
-            defer { cont = nil }
-            return cont
+    /// Queues `job` behind this instance's earlier calls.
+    private func submit(_ job: @escaping @Sendable () -> Void) {
+        let start = lock.withLock {
+            pending.append(job)
+            if active { return false }
+            active = true
+            return true
         }
+        if start { NativeCallThreads.shared.schedule(self) }
+    }
+
+    /// Runs this instance's queued calls, in order (on a call thread).
+    func runOnCallThread() {
+        while let job = lock.withLock({ () -> (@Sendable () -> Void)? in
+            if pending.isEmpty {
+                active = false
+                return nil
+            }
+            return pending.removeFirst()
+        }) { job() }
     }
 }
+
