@@ -62,16 +62,18 @@ final class NativeCallCompletion<T: Sendable>: @unchecked Sendable {
     }
 
     /// Spins for up to `budget` for the result; nil when it has not come by then. Reports the
-    /// hand-off overhead of a call that came to ``NativeSpinPolicy``.
-    func spinWait(for budget: UInt64, since start: UInt64) -> Outcome? {
+    /// hand-off overhead of a call that came, started at `start`, to ``NativeSpinPolicy``.
+    func spinWait(for budget: UInt64, since start: UInt64?) -> Outcome? {
         let until = DispatchTime.now().uptimeNanoseconds &+ budget
         var rounds = 0
         while true {
             if done.load(ordering: .acquiring) {
                 let now = DispatchTime.now().uptimeNanoseconds
                 let (r, t) = lock.withLock { (result, callTime) }
-                let wall = now &- start
-                NativeSpinPolicy.shared.record(overhead: wall > t ? wall - t : 0, now: now)
+                if let start {
+                    let wall = now &- start
+                    NativeSpinPolicy.shared.record(overhead: wall > t ? wall - t : 0, now: now)
+                }
                 return r
             }
             rounds += 1

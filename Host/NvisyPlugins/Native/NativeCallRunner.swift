@@ -36,47 +36,83 @@ final class NativeCallRunner: NativeCallThreads.Work, @unchecked Sendable {
         self.options = options
     }
 
+    /// A call handed to a call thread (``start(_:ctx:_:)``), answered by ``finish(_:)``.
+    struct Call<T: Sendable>: Sendable {
+        let what: String
+        let ctx: CallContextBox
+        let completion: NativeCallCompletion<T>
+        let start: DispatchTime
+    }
+
     /// Runs `body` (which makes the C call and returns its outcome) under `ctx`.
     func run<T: Sendable>(_ what: String, ctx: CallContextBox,
                           _ body: @escaping @Sendable () -> Result<T, NvisyError>) async throws -> T {
+        switch options.isolation {
+        case .callerThread:
+            try checkUsable()
+            try Task.checkCancellation()
+            ctx.arm(timeout: options.timeout)
+            let result = await withTaskCancellationHandler { body() } onCancel: { ctx.cancel() }
+            return try answer(result, what, ctx)
+        case .dedicatedThread:
+            try Task.checkCancellation()
+            return try await finish(try start(what, ctx: ctx, body))
+        }
+    }
+
+    /// Hands `body` to a call thread (behind this instance's earlier calls) and returns at
+    /// once; the timeout counts from now. Only in `dedicatedThread` mode.
+    func start<T: Sendable>(_ what: String, ctx: CallContextBox,
+                            _ body: @escaping @Sendable () -> Result<T, NvisyError>) throws -> Call<T> {
+        try checkUsable()
+        ctx.arm(timeout: options.timeout)
+        let call = Call(what: what, ctx: ctx, completion: NativeCallCompletion<T>(), start: DispatchTime.now())
+        let completion = call.completion
+        submit { [self] in
+            let began = DispatchTime.now().uptimeNanoseconds
+            let r = body()
+            // A call that outlived its timeout frees the instance when it finally returns.
+            completion.finish(r, callTime: DispatchTime.now().uptimeNanoseconds &- began,
+                              onLate: { lock.withLock { stuck = nil } })
+        }
+        return call
+    }
+
+    /// Waits for a started call: spins briefly (reporting the hand-off's cost to the spin
+    /// policy when `measured`: a call started ahead of time measures nothing), then suspends,
+    /// watched by the runner's one timer (a timer per call would leave a pending closure per
+    /// call alive for the whole timeout).
+    func finish<T: Sendable>(_ call: Call<T>, measured: Bool = true) async throws -> T {
+        let completion = call.completion
+        let result = await withTaskCancellationHandler {
+            let now = measured ? call.start.uptimeNanoseconds : DispatchTime.now().uptimeNanoseconds
+            if NativeSpinPolicy.shared.shouldSpin(now: now),
+               let r = completion.spinWait(for: NativeCallRunner.callerSpin.wholeNanoseconds, since: measured ? now : nil) {
+                return r
+            }
+            var watch: UInt64?
+            if let timeout = options.timeout {
+                let deadline = call.start + (timeout + NativeCallRunner.grace).dispatchInterval
+                watch = watchdog.add(deadline: deadline) { [self] in
+                    // Mark the instance stuck before the caller can retry.
+                    completion.expire(.failure(timeoutError(call.what)), onClaim: { lock.withLock { stuck = call.what } })
+                }
+            }
+            let r = await completion.wait()
+            if let watch { watchdog.remove(watch) }
+            return r
+        } onCancel: { call.ctx.cancel() }
+        return try answer(result, call.what, call.ctx)
+    }
+
+    private func checkUsable() throws {
         if let s = lock.withLock({ stuck }) {
             throw NvisyError(.unavailable, "\(label): the instance is still stuck in `\(s)` after a timeout; make a new one",
                              retry: .transient)
         }
-        try Task.checkCancellation()
-        ctx.arm(timeout: options.timeout)
-        let result: Result<T, NvisyError>
-        switch options.isolation {
-        case .callerThread:
-            result = await withTaskCancellationHandler { body() } onCancel: { ctx.cancel() }
-        case .dedicatedThread:
-            let start = DispatchTime.now()
-            let completion = NativeCallCompletion<T>()
-            result = await withTaskCancellationHandler {
-                submit { [self] in
-                    // A call that outlived its timeout frees the instance when it finally returns.
-                    let began = DispatchTime.now().uptimeNanoseconds
-                    let r = body()
-                    completion.finish(r, callTime: DispatchTime.now().uptimeNanoseconds &- began,
-                                      onLate: { lock.withLock { stuck = nil } })
-                }
-                if NativeSpinPolicy.shared.shouldSpin(now: start.uptimeNanoseconds),
-                   let r = completion.spinWait(for: NativeCallRunner.callerSpin.wholeNanoseconds, since: start.uptimeNanoseconds) { return r }
-                // A long call: suspend, watched by the runner's one timer (a timer per call
-                // would leave a pending closure per call alive for the whole timeout).
-                var watch: UInt64?
-                if let timeout = options.timeout {
-                    let deadline = start + (timeout + NativeCallRunner.grace).dispatchInterval
-                    watch = watchdog.add(deadline: deadline) { [self] in
-                        // Mark the instance stuck before the caller can retry.
-                        completion.expire(.failure(timeoutError(what)), onClaim: { lock.withLock { stuck = what } })
-                    }
-                }
-                let r = await completion.wait()
-                if let watch { watchdog.remove(watch) }
-                return r
-            } onCancel: { ctx.cancel() }
-        }
+    }
+
+    private func answer<T>(_ result: Result<T, NvisyError>, _ what: String, _ ctx: CallContextBox) throws -> T {
         switch result {
         case .success(let v): return v
         case .failure(let e):
