@@ -128,4 +128,32 @@ struct CallThreadTests {
         #expect(finished, "work queued behind a blocked job never ran")
         #expect(order.withLock { $0.count } == 100)
     }
+
+    @Test("a cursor that reads ahead yields every item once, in order, whatever maxItems each call asks, and closes early cleanly")
+    func readAhead() async throws {
+        let host = TestPlugins.host(try TestPlugins.pluginsDirectory(["trivial.toml": TestPlugins.trivial]))
+        await host.reload()
+        let source = try await host.makeSource("trivial/counter", config: ["count": 1000])
+        let cursor = try await source.openCursor(after: nil)
+        var tokens: [Int] = []
+        // Shrinking and growing batch sizes: a batch read ahead for 100 must not be over-delivered to a call asking 7.
+        for size in [100, 7, 7, 250, 1, 64, 1000] {
+            guard let batch = try await cursor.next(maxItems: size) else { break }
+            #expect(batch.count <= size && !batch.isEmpty)
+            tokens += batch.map { Int(String(decoding: $0.resumeToken, as: UTF8.self))! }
+        }
+        while let batch = try await cursor.next(maxItems: 64) {
+            tokens += batch.map { Int(String(decoding: $0.resumeToken, as: UTF8.self))! }
+        }
+        #expect(tokens == Array(0..<1000))
+        #expect(try await cursor.next(maxItems: 64) == nil)
+        cursor.close()
+        // Closing with a batch read ahead and never taken.
+        let early = try await source.openCursor(after: Data("499".utf8))
+        let first = try #require(try await early.next(maxItems: 10))
+        #expect(first.first.map { String(decoding: $0.resumeToken, as: UTF8.self) } == "500")
+        early.close()
+        #expect(try await early.next(maxItems: 10) == nil)
+        await source.close()
+    }
 }

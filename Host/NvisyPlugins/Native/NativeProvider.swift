@@ -120,9 +120,11 @@ final class NativeProviderInstance: SourceInstance, SinkInstance, TransformInsta
     func write(_ items: [ProviderItem]) async throws {
         try ensureOpen()
         guard let fn = provider.p.write else { throw missing("write") }
-        try await runner.run("write", ctx: ctx) { [self] in
-            var batch = arena.fill(items)
+        try await runner.run("write", ctx: ctx) { [self] () -> Result<Void, NvisyError> in
             defer { arena.release() }
+            guard var batch = arena.fill(items) else {
+                return .failure(NvisyError(.unavailable, "\(descriptor.id): write: out of memory laying out \(items.count) items", retry: .transient))
+            }
             let o = NativeOutcome(fn(handle.raw, ctx.pointer, &batch))
             return o.isOK ? .success(()) : .failure(o.error("\(descriptor.id): write"))
         }
@@ -134,7 +136,9 @@ final class NativeProviderInstance: SourceInstance, SinkInstance, TransformInsta
         let cursorCtx = CallContextBox()
         let input = NativeBatchArena()  // kept alive by the cursor, as the ABI asks
         let raw = try await runner.run("transform", ctx: cursorCtx) { [self] () -> Result<RawRef, NvisyError> in
-            var batch = input.fill(items)
+            guard var batch = input.fill(items) else {
+                return .failure(NvisyError(.unavailable, "\(descriptor.id): transform: out of memory laying out \(items.count) items", retry: .transient))
+            }
             var out: UnsafeMutableRawPointer? = nil
             let o = NativeOutcome(fn(handle.raw, cursorCtx.pointer, &batch, &out))
             return o.isOK ? .success(RawRef(raw: out)) : .failure(o.error("\(descriptor.id): transform"))
