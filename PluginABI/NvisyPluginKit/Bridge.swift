@@ -5,25 +5,21 @@ import NvisyPluginABI
 // `Item` and `nvisy_item`, and the function pointers every provider descriptor uses.
 
 /// Lays out items as `nvisy_item`s in memory that stays put until the next `fill` (the
-/// ABI's "valid until the next call on this cursor" rule).
+/// ABI's "valid until the next call on this cursor" rule), in the C helper `nvisy_arena`
+/// that the host's sending side shares.
 ///
 /// Items that are views of a batch the host passed in (``ReceivedBatch``) pass on their
 /// `nvisy_item` as is, pointing into the plugin's copy; the arena keeps those copies alive
 /// until the next `fill`. Only items the provider made itself are copied in.
 final class BatchArena {
-    private var bytes: UnsafeMutableRawPointer?
-    private var byteCapacity = 0
-    private var items: UnsafeMutablePointer<nvisy_item>?
-    private var itemCapacity = 0
+    private var arena = nvisy_arena()
     /// The items of the last fill, which keep the memory of passed-on views alive.
     private var kept: [Item] = []
 
-    deinit {
-        bytes?.deallocate()
-        items?.deallocate()
-    }
+    deinit { nvisy_arena_free(&arena) }
 
-    func fill(_ source: [Item]) -> nvisy_batch {
+    /// The batch for `source`; nil when memory for it could not be allocated.
+    func fill(_ source: [Item]) -> nvisy_batch? {
         var total = 0
         var views = false
         for item in source {
@@ -32,46 +28,23 @@ final class BatchArena {
             if let v = f.vector { total += v.count * 4 + 4 }
         }
         kept = views ? source : []
-        if total > byteCapacity || bytes == nil {  // allocate even when every item is a view
-            bytes?.deallocate()
-            byteCapacity = max(total, byteCapacity * 2, 4096)
-            bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
-        }
-        if source.count > itemCapacity {
-            items?.deallocate()
-            itemCapacity = max(source.count, itemCapacity * 2, 16)
-            items = UnsafeMutablePointer<nvisy_item>.allocate(capacity: itemCapacity)
-        }
-        guard let base = bytes, let out = items else { return nvisy_batch(items: nil, count: 0) }
-        var offset = 0
-        func put(_ data: Data) -> nvisy_bytes {
-            let n = data.count
-            if n == 0 { return nvisy_bytes(data: nil, len: 0) }
-            let dst = base + offset
-            data.withUnsafeBytes { src in dst.copyMemory(from: src.baseAddress!, byteCount: n) }
-            offset += n
-            return nvisy_bytes(data: UnsafePointer(dst.assumingMemoryBound(to: UInt8.self)), len: n)
-        }
+        guard nvisy_arena_reset(&arena, source.count, total) == 0, let out = arena.items else { return nil }
         for i in source.indices {
             switch source[i].storage {
             case .copied(let b, let k):
-                (out + i).initialize(to: b.items[k])
+                out[i] = b.items[k]
             case .owned(let f):
-                var c = nvisy_item()
-                c.metadata = put(f.metadataJSON)
-                c.payload = put(f.payload)
-                c.resume_token = put(f.resumeToken)
-                if let v = f.vector {
-                    offset = (offset + 3) & ~3
-                    let dst = (base + offset).bindMemory(to: Float.self, capacity: v.count)
-                    v.withUnsafeBufferPointer { src in
-                        if let s = src.baseAddress { dst.update(from: s, count: v.count) }
+                f.metadataJSON.withNvisyBytes { m in
+                    f.payload.withNvisyBytes { p in
+                        f.resumeToken.withNvisyBytes { t in
+                            if let v = f.vector {
+                                v.withUnsafeBufferPointer { nvisy_arena_put(&arena, i, m, p, t, $0.baseAddress, $0.count, 1) }
+                            } else {
+                                nvisy_arena_put(&arena, i, m, p, t, nil, 0, 0)
+                            }
+                        }
                     }
-                    offset += v.count * 4
-                    c.vector = UnsafePointer(dst)
-                    c.vector_len = v.count
                 }
-                (out + i).initialize(to: c)
             }
         }
         return nvisy_batch(items: UnsafePointer(out), count: source.count)
@@ -81,6 +54,11 @@ final class BatchArena {
 extension Data {
     init(_ b: nvisy_bytes) {
         if let p = b.data, b.len > 0 { self.init(bytes: p, count: b.len) } else { self.init() }
+    }
+
+    /// Runs `body` with these bytes as an `nvisy_bytes` (valid inside `body` only).
+    func withNvisyBytes<R>(_ body: (nvisy_bytes) -> R) -> R {
+        withUnsafeBytes { b in body(nvisy_bytes(data: b.baseAddress?.assumingMemoryBound(to: UInt8.self), len: b.count)) }
     }
 }
 
@@ -251,7 +229,11 @@ enum Thunks {
                 out.pointee = nvisy_batch(items: nil, count: 0)
                 return endStatus()
             }
-            out.pointee = box.arena.fill(batch)
+            guard let filled = box.arena.fill(batch) else {
+                out.pointee = nvisy_batch(items: nil, count: 0)
+                return errorStatus(PluginError.transient("next: out of memory laying out \(batch.count) items"))
+            }
+            out.pointee = filled
             return okStatus()
         } catch {
             out.pointee = nvisy_batch(items: nil, count: 0)

@@ -55,3 +55,66 @@ nvisy_item *nvisy_batch_copy(const nvisy_item *items, size_t count, size_t *out_
     if (out_size != NULL) *out_size = size;
     return out;
 }
+
+// Both sides' sending arena (see nvisy_batch_copy.h); hidden for the same reason.
+__attribute__((visibility("hidden")))
+int nvisy_arena_reset(nvisy_arena *a, size_t count, size_t bytes) {
+    a->used = 0;
+    if (count > a->item_capacity) {
+        size_t cap = count > a->item_capacity * 2 ? count : a->item_capacity * 2;
+        if (cap < 16) cap = 16;
+        nvisy_item *items = malloc(cap * sizeof(nvisy_item));
+        if (items == NULL) return -1;
+        free(a->items);
+        a->items = items;
+        a->item_capacity = cap;
+    }
+    if (bytes > a->byte_capacity || a->bytes == NULL) {
+        size_t cap = bytes > a->byte_capacity * 2 ? bytes : a->byte_capacity * 2;
+        if (cap < 4096) cap = 4096;
+        uint8_t *block = malloc(cap);  // malloc's alignment suits floats
+        if (block == NULL) return -1;
+        free(a->bytes);
+        a->bytes = block;
+        a->byte_capacity = cap;
+    }
+    return 0;
+}
+
+static nvisy_bytes arena_place(nvisy_arena *a, nvisy_bytes b) {
+    nvisy_bytes out = {NULL, 0};
+    if (b.data == NULL || b.len == 0) return out;
+    memcpy(a->bytes + a->used, b.data, b.len);
+    out.data = a->bytes + a->used;
+    out.len = b.len;
+    a->used += b.len;
+    return out;
+}
+
+__attribute__((visibility("hidden")))
+void nvisy_arena_put(nvisy_arena *a, size_t index, nvisy_bytes metadata, nvisy_bytes payload,
+                     nvisy_bytes resume_token, const float *vector, size_t vector_len, int has_vector) {
+    nvisy_item item;
+    memset(&item, 0, sizeof item);
+    item.metadata = arena_place(a, metadata);
+    item.payload = arena_place(a, payload);
+    item.resume_token = arena_place(a, resume_token);
+    if (has_vector) {
+        a->used = (a->used + 3) & ~(size_t)3;
+        float *dst = (float *)(a->bytes + a->used);
+        if (vector != NULL && vector_len > 0) memcpy(dst, vector, vector_len * sizeof(float));
+        a->used += vector_len * sizeof(float);
+        item.vector = dst;
+        item.vector_len = vector_len;
+    }
+    a->items[index] = item;
+}
+
+__attribute__((visibility("hidden")))
+void nvisy_arena_free(nvisy_arena *a) {
+    free(a->items);
+    free(a->bytes);
+    a->items = NULL;
+    a->bytes = NULL;
+    a->item_capacity = a->byte_capacity = a->used = 0;
+}

@@ -2,31 +2,28 @@ import Foundation
 import NvisyCore
 import NvisyPluginABI
 
-/// Lays out host items as `nvisy_item`s in memory that stays put for the call.
+/// Lays out host items as `nvisy_item`s in memory that stays put for the call (the C
+/// helper `nvisy_arena`, which NvisyPluginKit's sending side shares).
 ///
 /// Items that are views of a batch copied from a plugin (``CopiedBatch``) pass on their
 /// `nvisy_item` as is: it already points into host-owned memory, which the caller's item
 /// array keeps alive for the call. Only items the host made itself are copied in.
+///
+/// `@unchecked Sendable`: used by one call at a time (an instance's calls run in order).
 final class NativeBatchArena: @unchecked Sendable {
-    private var bytes: UnsafeMutableRawPointer?
-    private var byteCapacity = 0
-    private var items: UnsafeMutablePointer<nvisy_item>?
-    private var itemCapacity = 0
+    private var arena = nvisy_arena()
     private(set) var batch = nvisy_batch(items: nil, count: 0)
     /// The items of the last fill when some are views: a transform's input must stay valid
     /// until its cursor closes, and this arena lives as long as that cursor.
     private var kept: [ProviderItem] = []
 
-    deinit {
-        bytes?.deallocate()
-        items?.deallocate()
-    }
+    deinit { nvisy_arena_free(&arena) }
 
     /// Drops the items of the last fill (after a `write`, which borrows them for the call only).
     func release() { kept = [] }
 
-    @discardableResult
-    func fill(_ source: [ProviderItem]) -> nvisy_batch {
+    /// The batch for `source`; nil when memory for it could not be allocated.
+    func fill(_ source: [ProviderItem]) -> nvisy_batch? {
         var total = 0
         var views = false
         for item in source {
@@ -36,47 +33,24 @@ final class NativeBatchArena: @unchecked Sendable {
             if let v = f.vector { total += v.count * 4 + 4 }
         }
         kept = views ? source : []
-        if total > byteCapacity || bytes == nil {  // allocate even when every item is a view
-            bytes?.deallocate()
-            byteCapacity = max(total, byteCapacity * 2, 4096)
-            bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
-        }
-        if source.count > itemCapacity {
-            items?.deallocate()
-            itemCapacity = max(source.count, itemCapacity * 2, 16)
-            items = UnsafeMutablePointer<nvisy_item>.allocate(capacity: itemCapacity)
-        }
-        guard let base = bytes, let out = items else { return nvisy_batch(items: nil, count: 0) }
-        var offset = 0
-        func put(_ data: Data) -> nvisy_bytes {
-            let n = data.count
-            if n == 0 { return nvisy_bytes(data: nil, len: 0) }
-            let dst = base + offset
-            data.withUnsafeBytes { src in dst.copyMemory(from: src.baseAddress!, byteCount: n) }
-            offset += n
-            return nvisy_bytes(data: UnsafePointer(dst.assumingMemoryBound(to: UInt8.self)), len: n)
-        }
+        guard nvisy_arena_reset(&arena, source.count, total) == 0, let out = arena.items else { return nil }
         for i in source.indices {
             switch source[i].storage {
             case .copied(let b, let k):
-                (out + i).initialize(to: b.items[k])
-            case .owned, .python:  // a Python batch's items cross as their fields
+                out[i] = b.items[k]
+            case .owned, .python:
                 let f = source[i].fields
-                var c = nvisy_item()
-                c.metadata = put(f.metadata)
-                c.payload = put(f.payload)
-                c.resume_token = put(f.resumeToken)
-                if let v = f.vector {
-                    offset = (offset + 3) & ~3
-                    let dst = (base + offset).bindMemory(to: Float.self, capacity: v.count)
-                    v.withUnsafeBufferPointer { src in
-                        if let s = src.baseAddress { dst.update(from: s, count: v.count) }
+                f.metadata.withNvisyBytes { m in
+                    f.payload.withNvisyBytes { p in
+                        f.resumeToken.withNvisyBytes { t in
+                            if let v = f.vector {
+                                v.withUnsafeBufferPointer { nvisy_arena_put(&arena, i, m, p, t, $0.baseAddress, $0.count, 1) }
+                            } else {
+                                nvisy_arena_put(&arena, i, m, p, t, nil, 0, 0)
+                            }
+                        }
                     }
-                    offset += v.count * 4
-                    c.vector = UnsafePointer(dst)
-                    c.vector_len = v.count
                 }
-                (out + i).initialize(to: c)
             }
         }
         batch = nvisy_batch(items: UnsafePointer(out), count: source.count)
@@ -87,6 +61,11 @@ final class NativeBatchArena: @unchecked Sendable {
 extension Data {
     init(_ b: nvisy_bytes) {
         if let p = b.data, b.len > 0 { self.init(bytes: p, count: b.len) } else { self.init() }
+    }
+
+    /// Runs `body` with these bytes as an `nvisy_bytes` (valid inside `body` only).
+    func withNvisyBytes<R>(_ body: (nvisy_bytes) -> R) -> R {
+        withUnsafeBytes { b in body(nvisy_bytes(data: b.baseAddress?.assumingMemoryBound(to: UInt8.self), len: b.count)) }
     }
 }
 

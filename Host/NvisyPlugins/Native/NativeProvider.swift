@@ -120,9 +120,11 @@ final class NativeProviderInstance: SourceInstance, SinkInstance, TransformInsta
     func write(_ items: [ProviderItem]) async throws {
         try ensureOpen()
         guard let fn = provider.p.write else { throw missing("write") }
-        try await runner.run("write", ctx: ctx) { [self] in
-            var batch = arena.fill(items)
+        try await runner.run("write", ctx: ctx) { [self] () -> Result<Void, NvisyError> in
             defer { arena.release() }
+            guard var batch = arena.fill(items) else {
+                return .failure(NvisyError(.unavailable, "\(descriptor.id): write: out of memory laying out \(items.count) items", retry: .transient))
+            }
             let o = NativeOutcome(fn(handle.raw, ctx.pointer, &batch))
             return o.isOK ? .success(()) : .failure(o.error("\(descriptor.id): write"))
         }
@@ -134,7 +136,9 @@ final class NativeProviderInstance: SourceInstance, SinkInstance, TransformInsta
         let cursorCtx = CallContextBox()
         let input = NativeBatchArena()  // kept alive by the cursor, as the ABI asks
         let raw = try await runner.run("transform", ctx: cursorCtx) { [self] () -> Result<RawRef, NvisyError> in
-            var batch = input.fill(items)
+            guard var batch = input.fill(items) else {
+                return .failure(NvisyError(.unavailable, "\(descriptor.id): transform: out of memory laying out \(items.count) items", retry: .transient))
+            }
             var out: UnsafeMutableRawPointer? = nil
             let o = NativeOutcome(fn(handle.raw, cursorCtx.pointer, &batch, &out))
             return o.isOK ? .success(RawRef(raw: out)) : .failure(o.error("\(descriptor.id): transform"))
@@ -209,58 +213,4 @@ final class NativeProviderInstance: SourceInstance, SinkInstance, TransformInsta
 private final class TokenSink {
     let onToken: @Sendable (String) -> Void
     init(_ onToken: @escaping @Sendable (String) -> Void) { self.onToken = onToken }
-}
-
-/// A cursor inside a plugin (from `read` or `transform`).
-final class NativeCursor: BatchCursor, @unchecked Sendable {
-    let instance: NativeProviderInstance
-    let cursor: RawRef
-    let ctx: CallContextBox
-    let input: NativeBatchArena?
-    private let lock = NSLock()
-    private var closed = false
-    private var ended = false
-
-    init(instance: NativeProviderInstance, cursor: RawRef, ctx: CallContextBox, input: NativeBatchArena?) {
-        self.instance = instance
-        self.cursor = cursor
-        self.ctx = ctx
-        self.input = input
-    }
-
-    deinit { close() }
-
-    func next(maxItems: Int) async throws -> [ProviderItem]? {
-        if lock.withLock({ closed || ended }) { return nil }
-        guard let fn = instance.provider.p.next else { throw NvisyError.internal("\(instance.descriptor.id): no next function") }
-        let id = instance.descriptor.id
-        let c = cursor
-        let ctx = self.ctx
-        let result = try await instance.runner.run("next", ctx: ctx) { () -> Result<[ProviderItem]?, NvisyError> in
-            var out = nvisy_batch(items: nil, count: 0)
-            let o = NativeOutcome(fn(c.raw, max(1, maxItems), &out))
-            if o.isEnd { return .success(nil) }
-            guard o.isOK else { return .failure(o.error("\(id): next")) }
-            guard let items = CopiedBatch.items(out) else {
-                return .failure(NvisyError(.unavailable, "\(id): next: out of memory copying a batch of \(out.count) items", retry: .transient))
-            }
-            return .success(items)
-        }
-        if result == nil { lock.withLock { ended = true } }
-        return result
-    }
-
-    func close() {
-        let first = lock.withLock {
-            defer { closed = true }
-            return !closed
-        }
-        guard first, let fn = instance.provider.p.close_cursor else { return }
-        let c = cursor
-        let keep = (instance, input)
-        instance.runner.post {
-            fn(c.raw)
-            _ = keep
-        }
-    }
 }

@@ -140,11 +140,11 @@ for (batch, items) in [(1, 100_000), (64, 1_000_000), (1024, 1_000_000)] {
         }
     }
     let direct = best[0]
-    let results = [(sides[1].0, best[1]), (sides[2].0, best[2])]
-    let ratio = results[0].1 / direct
-    // "ratio Nx ... target >= 0.9x" is the form scripts/bench_report.py charts.
-    print(String(format: "batch %4d: direct %@/s, dlopen %@/s (caller thread) %@/s (dedicated thread); ratio %.2fx (caller thread%@), %.2fx (dedicated thread)",
-                 batch, rate(direct), rate(results[0].1), rate(results[1].1), ratio, batch == 64 ? ", target >= 0.9x" : "", results[1].1 / direct))
-    if batch == 64, ratio < 0.9 { failed = true }
+    let dedicated = best[2] / direct, caller = best[1] / direct
+    // "ratio Nx ... target >= 0.9x" is the form scripts/bench_report.py charts: the first ratio
+    // is the default mode's (each call on a plugin call thread, hangs contained).
+    print(String(format: "batch %4d: direct %@/s, dlopen %@/s (dedicated thread) %@/s (caller thread); ratio %.2fx (dedicated thread, the default%@), %.2fx (caller thread)",
+                 batch, rate(direct), rate(best[2]), rate(best[1]), dedicated, batch == 64 ? ", target >= 0.9x" : "", caller))
+    if batch == 64, dedicated < 0.9 { failed = true }
 }
-print(failed ? "bench-plugins: ratio at batch 64 is below the 0.9 target" : "bench-plugins: ratio at batch 64 meets the 0.9 target")
+print(failed ? "bench-plugins: the default mode's ratio at batch 64 is below the 0.9 target" : "bench-plugins: the default mode's ratio at batch 64 meets the 0.9 target")

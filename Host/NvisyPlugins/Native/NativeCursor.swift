@@ -1,0 +1,115 @@
+import Foundation
+import NvisyCore
+import NvisyPluginABI
+
+/// A cursor inside a plugin (from `read` or `transform`).
+///
+/// In `dedicatedThread` mode it reads one batch ahead: as soon as a batch is handed to the
+/// caller, the next `next` call is started on a call thread, so the plugin produces (and the
+/// host copies) batch k+1 while the caller works on batch k — a sink's write, say. The caller
+/// then mostly finds its batch ready, and a pipeline uses two cores where a direct call uses
+/// one. Reading ahead is safe under the ABI: the host keeps only copies, a source resumes
+/// from the sink-acknowledged token, and `close_cursor` runs after the batch read ahead
+/// (calls to an instance run in order), which is then dropped.
+final class NativeCursor: BatchCursor, @unchecked Sendable {
+    let instance: NativeProviderInstance
+    let cursor: RawRef
+    let ctx: CallContextBox
+    let input: NativeBatchArena?
+    private let lock = NSLock()
+    private var closed = false
+    private var ended = false
+    /// The `next` call started ahead, and its `maxItems`.
+    private var ahead: NativeCallRunner.Call<[ProviderItem]?>?
+    /// Items of a batch read ahead beyond a smaller `maxItems` asked next.
+    private var leftover: ArraySlice<ProviderItem> = []
+
+    init(instance: NativeProviderInstance, cursor: RawRef, ctx: CallContextBox, input: NativeBatchArena?) {
+        self.instance = instance
+        self.cursor = cursor
+        self.ctx = ctx
+        self.input = input
+    }
+
+    deinit { close() }
+
+    private func nextCall(_ maxItems: Int) throws -> @Sendable () -> Result<[ProviderItem]?, NvisyError> {
+        guard let fn = instance.provider.p.next else { throw NvisyError.internal("\(instance.descriptor.id): no next function") }
+        let id = instance.descriptor.id
+        let c = cursor
+        return {
+            var out = nvisy_batch(items: nil, count: 0)
+            let o = NativeOutcome(fn(c.raw, max(1, maxItems), &out))
+            if o.isEnd { return .success(nil) }
+            guard o.isOK else { return .failure(o.error("\(id): next")) }
+            guard let items = CopiedBatch.items(out) else {
+                return .failure(NvisyError(.unavailable, "\(id): next: out of memory copying a batch of \(out.count) items", retry: .transient))
+            }
+            return .success(items)
+        }
+    }
+
+    func next(maxItems: Int) async throws -> [ProviderItem]? {
+        let want = max(1, maxItems)
+        let (stop, left, started): (Bool, [ProviderItem]?, NativeCallRunner.Call<[ProviderItem]?>?) = lock.withLock {
+            if closed || ended { return (true, nil, nil) }
+            if !leftover.isEmpty {
+                let take = leftover.prefix(want)
+                leftover = leftover.dropFirst(take.count)
+                return (false, Array(take), nil)
+            }
+            defer { ahead = nil }
+            return (false, nil, ahead)
+        }
+        if stop { return nil }
+        if let left { return left }
+        let runner = instance.runner
+        let result: [ProviderItem]?
+        switch runner.options.isolation {
+        case .callerThread:
+            result = try await runner.run("next", ctx: ctx, try nextCall(want))
+        case .dedicatedThread:
+            if let started {
+                result = try await runner.finish(started, measured: false)
+            } else {
+                try Task.checkCancellation()
+                result = try await runner.finish(try runner.start("next", ctx: ctx, try nextCall(want)))
+            }
+        }
+        guard var items = result else {
+            lock.withLock { ended = true }
+            return nil
+        }
+        if runner.options.isolation == .dedicatedThread {
+            let body = try nextCall(want)
+            lock.withLock {
+                // Under the lock: `close` cannot post `close_cursor` ahead of this call.
+                // A stuck instance reads nothing ahead; the caller hears about it next time.
+                if !closed { ahead = try? runner.start("next", ctx: ctx, body) }
+            }
+        }
+        if items.count > want {
+            lock.withLock { leftover = items[want...] }
+            items.removeSubrange(want...)
+        }
+        return items
+    }
+
+    func close() {
+        let first = lock.withLock {
+            defer {
+                closed = true
+                ahead = nil
+                leftover = []
+            }
+            return !closed
+        }
+        guard first, let fn = instance.provider.p.close_cursor else { return }
+        let c = cursor
+        let keep = (instance, input)
+        instance.runner.post {
+            fn(c.raw)
+            _ = keep
+        }
+    }
+}
