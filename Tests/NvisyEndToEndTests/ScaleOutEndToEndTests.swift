@@ -17,15 +17,10 @@ struct ScaleOutEndToEndTests {
 
     @Test("two hosts + a worker on a 3-node NATS cluster: runs spread, a host and a NATS node die mid-run, nothing lost")
     func clusterSurvivesAHostAndANATSNode() async throws {
-        let databaseURL = try await TestPostgres.freshDatabase("e2e_scale")
-        let runs = 4, files = 20, rowsPerFile = 100, total = files * rowsPerFile
-        let csv = TestPostgres.temporaryDirectory("e2e-scale-csv")
-        try FileManager.default.createDirectory(at: csv, withIntermediateDirectories: true)
-        for f in 0..<files {
-            var text = "id,name,age\n"
-            for r in 0..<rowsPerFile { text += "\(f * rowsPerFile + r),person,\(r % 90)\n" }
-            try Data(text.utf8).write(to: csv.appendingPathComponent(String(format: "part-%03d.csv", f)))
-        }
+        let runs = 4
+        let load = try CSVLoadScenario(databaseURL: try await TestPostgres.freshDatabase("e2e_scale"), files: 20, rowsPerFile: 100,
+                                       name: "e2e-scale-csv")
+        let databaseURL = load.databaseURL, total = load.total
 
         // NATS: three clustered JetStream nodes.
         let clientPorts = try (0..<3).map { _ in try FreePort.loopback() }, routePorts = try (0..<3).map { _ in try FreePort.loopback() }
@@ -71,12 +66,7 @@ struct ScaleOutEndToEndTests {
             processes.append(worker)
 
             // Tables that take a few seconds to fill (a slow statement trigger).
-            var setup = "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;\n"
-            for r in 0..<runs {
-                setup += "CREATE TABLE people\(r) (id integer PRIMARY KEY, name text NOT NULL, age integer);\n"
-                setup += "CREATE TRIGGER slow BEFORE INSERT ON people\(r) FOR EACH STATEMENT EXECUTE FUNCTION slow();\n"
-            }
-            try await W.psql(databaseURL, setup)
+            try await load.createTables((0..<runs).map { "people\($0)" }, delay: 0.05)
 
             let (_, signup) = try await W.call(ports[0], "POST", "/api/v1/auth/signup",
                                                json: ["email": "scale@example.com", "password": "correct horse battery", "displayName": "Scale"])
@@ -99,28 +89,10 @@ struct ScaleOutEndToEndTests {
             #expect(downloaded == bytes)
 
             // One pipeline per table; runs submitted alternately to the two hosts.
-            let (_, source) = try await W.call(ports[0], "POST", "/api/v1/workspaces/\(ws)/connections", token: token,
-                                               json: ["name": "csv", "provider": "filesystem/files", "config": ["root": csv.path, "glob": "*.csv"]])
-            var parts = try #require(URLComponents(string: databaseURL))
-            let password = parts.password
-            parts.password = nil
             var ids: [String] = []
             for r in 0..<runs {
-                var body: [String: Any] = ["name": "people\(r)", "provider": "postgres/table",
-                                           "config": ["url": try #require(parts.string), "table": "people\(r)", "key": "id"]]
-                if let password { body["credentials"] = ["password": password] }
-                let (_, table) = try await W.call(ports[r % 2], "POST", "/api/v1/workspaces/\(ws)/connections", token: token, json: body)
-                let definition: [String: Any] = [
-                    "nodes": [["id": "in", "kind": "source", "connection": try #require(source["id"] as? String, "\(source)")],
-                              ["id": "csv", "kind": "transform", "transform": "formats/csv"],
-                              ["id": "out", "kind": "sink", "connection": try #require(table["id"] as? String, "\(table)")]],
-                    "edges": [["from": "in", "to": "csv"], ["from": "csv", "to": "out"]]]
-                let (_, pipeline) = try await W.call(ports[r % 2], "POST", "/api/v1/workspaces/\(ws)/pipelines", token: token,
-                                                     json: ["name": "load\(r)", "status": "enabled", "definition": definition])
-                let (status, run) = try await W.call(ports[r % 2], "POST", "/api/v1/pipelines/\(try #require(pipeline["id"] as? String, "\(pipeline)"))/runs",
-                                                     token: token)
-                #expect(status == 202, "\(run)")
-                ids.append(try #require(run["id"] as? String, "\(run)"))
+                let pipeline = try await load.pipeline(port: ports[r % 2], token: token, workspace: ws, table: "people\(r)")
+                ids.append(try await CSVLoadScenario.run(port: ports[r % 2], token: token, pipeline: pipeline))
             }
 
             // Mid-run: some rows are in, not all; then host 0 and NATS node 1 die.
