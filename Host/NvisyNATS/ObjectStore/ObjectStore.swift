@@ -362,7 +362,21 @@ public final class ObjectStore: Sendable {
 /// Collects the first error nats.c reports for asynchronous publishes (on its own thread).
 final class AsyncPublishErrors: Sendable {
     let first = Locked<String?>(nil)
-    func record(_ text: String) { first.withLock { if $0 == nil { $0 = text } } }
+    /// Whether JetStream refused a chunk for lack of storage.
+    let outOfSpace = Locked<Bool>(false)
+    func record(_ text: String, code: jsErrCode) {
+        first.withLock { if $0 == nil { $0 = text } }
+        if code == JSInsufficientResourcesErr || code == JSStorageResourcesExceededErr || code == JSMemoryResourcesExceededErr {
+            outOfSpace.withLock { $0 = true }
+        }
+    }
+}
+
+/// JetStream has no room for the object (the store's `max_file_store`, or a full disk): nothing
+/// of it is kept (its chunks are purged before this is thrown).
+public struct ObjectStoreFullError: Error, Sendable, CustomStringConvertible {
+    public let bucket: String
+    public var description: String { "the object store \(bucket) is out of space" }
 }
 
 /// Publishes an object's chunks with a bounded window of unacknowledged publishes,
@@ -399,7 +413,7 @@ final class ObjectWriter: @unchecked Sendable {
         opts.PublishAsync.ErrHandler = { _, pae, closure in
             guard let pae, let closure else { return }
             let text = pae.pointee.ErrText.map { String(cString: $0) } ?? NATSStatus.text(pae.pointee.Err)
-            Unmanaged<AsyncPublishErrors>.fromOpaque(closure).takeUnretainedValue().record(text)
+            Unmanaged<AsyncPublishErrors>.fromOpaque(closure).takeUnretainedValue().record(text, code: pae.pointee.ErrCode)
         }
         opts.PublishAsync.ErrHandlerClosure = UnsafeMutableRawPointer(errors.toOpaque())
         var ctx: OpaquePointer?
@@ -421,6 +435,7 @@ final class ObjectWriter: @unchecked Sendable {
 
     private func checkErrors() throws {
         if let e = errors.takeUnretainedValue().first.withLock({ $0 }) {
+            if errors.takeUnretainedValue().outOfSpace.withLock({ $0 }) { throw ObjectStoreFullError(bucket: subject.split(separator: ".").dropFirst().first.map(String.init) ?? subject) }
             throw NvisyError.unavailable("storing a chunk on \(subject) failed: \(e)")
         }
     }

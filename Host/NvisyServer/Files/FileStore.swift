@@ -81,6 +81,11 @@ public final class FileStore: Sendable {
             // Not cancellable: the client may be gone, the cleanup must still happen.
             await Task { [self] in await discard(id: id, key: key) }.value
             if let over = meter.overLimit { throw over }
+            if error is ObjectStoreFullError {
+                logger.error("the file store is out of space; an upload was refused", metadata: ["workspace_id": "\(upload.workspaceID)"])
+                throw HTTPError(.init(code: 507, reasonPhrase: "Insufficient Storage"),
+                                message: "the file store is out of storage space; nothing of this upload was kept. Delete files, or ask the operator to give NATS JetStream more room (max_file_store or disk)")
+            }
             throw error
         }
     }
