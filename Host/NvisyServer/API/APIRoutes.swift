@@ -20,12 +20,13 @@ public enum APIRoutes {
         router.middlewares.add(AuthenticationMiddleware(authenticator: api.authenticator, roles: api.workspaceRoles, cache: api.authCache))
         let operations = router.group().add(middleware: OpenAPIErrorMiddleware())
         do {
-            try APIHandler(deps: api).registerHandlers(on: SkippingTransport(base: operations, skip: FilesController.operations.union(RunEventsController.operations)))
+            try APIHandler(deps: api).registerHandlers(on: SkippingTransport(base: operations, skip: FilesController.operations.union(RunEventsController.operations).union(ChatMessagesController.operations)))
         } catch {
             preconditionFailure("the generated OpenAPI routes cannot be registered: \(error)")
         }
         FilesController(api: api).addRoutes(to: router)
         RunEventsController(api: api).addRoutes(to: router)
+        ChatMessagesController(api: api).addRoutes(to: router)
         OpenAPIDocsController(venv: api.settings.venvDirectory).addRoutes(to: router)
     }
 }
