@@ -126,12 +126,16 @@ public struct ChatService: Sendable {
         let usage = response?["usage"]
         let promptTokens = usage?["promptTokens"]?.doubleValue.map(Int.init)
         let completionTokens = usage?["completionTokens"]?.doubleValue.map(Int.init)
-        let question = ChatMessageRecord(chatID: prepared.chat.id, role: "user", content: prepared.question, createdBy: accountID, createdAt: asked)
+        // Ids are v7 (millisecond + random bits): the answer's is from a later millisecond than
+        // the question's, so id order is always question, answer.
+        let answered = max(Date(), asked.addingTimeInterval(0.002))
+        let question = ChatMessageRecord(id: UUID.v7(now: asked), chatID: prepared.chat.id, role: "user", content: prepared.question,
+                                         createdBy: accountID, createdAt: asked)
         let answer = ChatMessageRecord(
-            chatID: prepared.chat.id, role: "assistant", content: content,
+            id: UUID.v7(now: answered), chatID: prepared.chat.id, role: "assistant", content: content,
             citationsJSON: Self.citationsJSON(prepared.prompt.sources, answer: content),
             promptTokens: promptTokens ?? prepared.prompt.estimatedTokens, completionTokens: completionTokens ?? streamed.count,
-            finishReason: cancelled ? "cancelled" : (response?["finishReason"]?.stringValue ?? "stop"), createdBy: nil)
+            finishReason: cancelled ? "cancelled" : (response?["finishReason"]?.stringValue ?? "stop"), createdBy: nil, createdAt: answered)
         // Stored from a task of its own: a cancelled caller must still record what was said.
         let chats = self.chats
         try await Task { try await chats.append([question, answer]) }.value
