@@ -5,6 +5,7 @@ import Logging
 import NvisyCore
 import NvisyPlugins
 import NvisyPostgres
+import NvisyRuntime
 import NvisyTestSupport
 import PostgresNIO
 import Synchronization
@@ -68,7 +69,7 @@ enum ChatTest {
                       config: JSONValue = [:]) async throws -> [UUID] {
         let client = fixture.base.database.client
         let embedder = try await fixture.api.plugins!.makeEmbedding(provider, config: config)
-        let model = EmbeddingModelName.of(provider: provider, config: config)
+        let model = ChatService.modelName(of: ResolvedConnection(provider: provider, config: config))
         var ids: [UUID] = []
         for doc in corpus {
             let text = doc.paragraphs.joined(separator: "\n\n")

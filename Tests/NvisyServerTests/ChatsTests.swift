@@ -235,6 +235,11 @@ struct ChatsTests {
             }
             let notJSON = try await client.raw(.post, "/api/v1/chats/\(chat)/messages", token: token, body: ByteBuffer(string: "{oops"))
             #expect(notJSON.status == .badRequest)
+            // The route is outside the request timeout, but its body is still bounded.
+            let huge = try await client.raw(.post, "/api/v1/chats/\(chat)/messages", token: token,
+                                            body: ByteBuffer(string: "{\"content\":\"" + String(repeating: "a", count: 100_000) + "\"}"))
+            #expect(huge.status == .contentTooLarge)
+            #expect(huge.headers[.contentType] == "application/problem+json")
             // Deleting the completion connection leaves the chat; asking then is 422 naming the field.
             #expect(try await client.call(.delete, "/api/v1/connections/\(chatModel)", token: token).status == .noContent)
             let orphan = try await client.call(.post, "/api/v1/chats/\(chat)/messages", token: token, json: ["content": "hello?"])

@@ -32,12 +32,3 @@ public protocol ChatContextRetriever: Sendable {
     func retrieve(workspace: UUID, query: String, model: String, vector: [Float], k: Int, fileIDs: [UUID],
                   tags: [String]) async throws(NvisyError) -> [ChatSource]
 }
-
-/// The name chunks embedded through a connection are stored under in `embedding_models`:
-/// `provider:model`, e.g. `local/embeddings:wordllama` or `openai/embeddings:text-embedding-3-small`.
-public enum EmbeddingModelName {
-    public static func of(provider: String, config: JSONValue) -> String {
-        if let model = config["model"]?.stringValue, !model.isEmpty { return "\(provider):\(model)" }
-        return provider == "local/embeddings" ? "\(provider):wordllama" : provider
-    }
-}

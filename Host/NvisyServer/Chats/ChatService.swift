@@ -89,7 +89,7 @@ public struct ChatService: Sendable {
             let query = ChatPrompt.retrievalQuery(question: question, history: history)
             let vector = try await embed(query, with: embedding)
             sources = try await retriever.retrieve(workspace: chat.workspaceID, query: query,
-                                                   model: EmbeddingModelName.of(provider: embedding.provider, config: embedding.config),
+                                                   model: Self.modelName(of: embedding),
                                                    vector: vector, k: chat.topK, fileIDs: chat.fileIDs, tags: chat.tags)
         }
         let context = Self.int(completion.config, "context_tokens", "contextTokens") ?? Self.defaultContextTokens
@@ -175,6 +175,14 @@ public struct ChatService: Sendable {
             return .object(o)
         }
         return JSONValue.array(items).compactJSON
+    }
+
+    /// The name chunks embedded through a connection are filed under in `embedding_models`, as
+    /// indexing derives it: `<plugin/provider>:<config.model or "default">`, e.g.
+    /// `local/embeddings:default` or `openai/embeddings:text-embedding-3-small`.
+    public static func modelName(of connection: ResolvedConnection) -> String {
+        let model = connection.config["model"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        return "\(connection.provider):\(model)"
     }
 
     static func int(_ config: JSONValue, _ keys: String...) -> Int? {

@@ -17,12 +17,25 @@ import NvisyPostgres
 ///   event (a problem) if the model fails mid-way. The model runs in a task of its own; when the
 ///   client goes away (a write fails, or the response task is cancelled) that task is cancelled,
 ///   which cancels the provider call, and the partial answer is stored as `cancelled`.
-/// - otherwise: the stored question and answer as JSON, once the model has finished (within
-///   the request timeout).
+/// - otherwise: the stored question and answer as JSON, once the model has finished.
+///
+/// Neither mode is bounded by the request timeout (the provider call has its own timeout); if
+/// the client goes away before a JSON answer, the handler is cancelled like the stream's task.
 struct ChatMessagesController {
     let api: APIDependencies
 
     static let operations: Set<String> = ["POST /api/v1/chats/{chatId}/messages"]
+
+    /// Whether `request` asks a chat: the request timeout does not apply (a model answer takes as
+    /// long as the model does; the provider call has its own timeout), and the body limit is
+    /// applied here (``maxBodyBytes``).
+    static func isAnswer(_ request: Request) -> Bool {
+        let parts = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
+        return request.method == .post && parts.count == 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "chats" && parts[4] == "messages"
+    }
+
+    /// The largest body accepted (a question is at most 8000 characters).
+    static let maxBodyBytes = 64 * 1024
 
     func addRoutes(to router: Router<NvisyRequestContext>) {
         router.post("/api/v1/chats/:chatId/messages") { request, context in try await post(request, context) }
@@ -97,7 +110,13 @@ struct ChatMessagesController {
     /// The question from `{"content": "..."}`: 1–8000 characters, no NUL.
     static func question(_ request: Request) async throws -> String {
         var request = request
-        let buffer = try await request.collectBody(upTo: 64 * 1024)
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw HTTPError(.contentTooLarge, message: "the request body is larger than \(maxBodyBytes) bytes")
+        }
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw HTTPError(.contentTooLarge, message: "the request body is larger than \(maxBodyBytes) bytes")
+        }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: Data(buffer: buffer)) } catch {
             throw NvisyError.invalidInput("the body must be JSON like {\"content\": \"your question\"}")
