@@ -310,7 +310,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NvisyOpenAIPluginTests",
-            dependencies: ["NvisyPlugins", "NvisyCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["NvisyPlugins", "NvisyCore", "NvisyTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

@@ -8,7 +8,7 @@ struct NvisyErrorTests {
     @Test("each kind maps to one HTTP status and a retry class", arguments: NvisyError.Kind.allCases)
     func mapping(kind: NvisyError.Kind) {
         let expected: [NvisyError.Kind: Int] = [
-            .invalidInput: 400, .unauthorized: 401, .forbidden: 403, .notFound: 404, .conflict: 409,
+            .invalidInput: 400, .unprocessable: 422, .unauthorized: 401, .forbidden: 403, .notFound: 404, .conflict: 409,
             .rateLimited: 429, .internal: 500, .unavailable: 503,
         ]
         #expect(kind.httpStatus == expected[kind])

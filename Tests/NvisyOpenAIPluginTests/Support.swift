@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NvisyCore
 import NvisyPlugins
+import NvisyTestSupport
 
 /// Real peers for the `openai` plugin: llama.cpp's OpenAI-compatible server (llama-cpp-python)
 /// serving SmolLM2-135M-Instruct, and a plain HTTP server that answers a fixed status.
@@ -40,17 +41,7 @@ enum OpenAITest {
 
     /// Starts `openai_servers.py <arguments> --port <free port>` and waits until it listens.
     static func start(_ arguments: [String], purpose: String, readyWithin: Duration = .seconds(120)) async throws -> (pid: pid_t, url: String) {
-        let port = try FreePort.loopback()
-        let pid = try ChildProcess.spawn(python, arguments: [servers] + arguments + ["--port", "\(port)"], purpose: purpose)
-        let deadline = ContinuousClock.now + readyWithin
-        while !FreePort.isListening(port) {
-            guard ContinuousClock.now < deadline, ChildProcess.isRunning(pid) else {
-                kill(pid, SIGKILL)
-                throw NvisyError.unavailable("\(purpose) did not start on port \(port) (is llama-cpp-python[server] installed? see scripts/install-deps.sh)")
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return (pid, "http://127.0.0.1:\(port)")
+        try await LlamaServers.start(arguments, purpose: purpose, readyWithin: readyWithin)
     }
 
     static func stop(_ pid: pid_t) async {
@@ -58,30 +49,9 @@ enum OpenAITest {
         _ = await ChildProcess.wait(pid, timeout: .seconds(10))
     }
 
-    /// The llama.cpp chat server and the embedding server (llama-cpp-python serves embeddings
-    /// only from a model loaded with `--embedding`), started once per test process.
-    static let llama = LlamaServers()
-}
-
-/// Lazily started llama.cpp servers shared by the tests of this process. They exit by
-/// themselves when the test process ends (the script watches its parent).
-actor LlamaServers {
-    private var chat: Task<String, Error>?
-    private var embedding: Task<String, Error>?
-
-    /// Base URL (…/v1) of the chat server.
-    func chatURL() async throws -> String {
-        if chat == nil { chat = Task { try await OpenAITest.start(["llama"], purpose: "llama.cpp chat server").url + "/v1" } }
-        return try await chat!.value
-    }
-
-    /// Base URL (…/v1) of the embedding server.
-    func embeddingURL() async throws -> String {
-        if embedding == nil {
-            embedding = Task { try await OpenAITest.start(["llama", "--embedding"], purpose: "llama.cpp embedding server").url + "/v1" }
-        }
-        return try await embedding!.value
-    }
+    /// The llama.cpp chat server and the embedding server, started once per test process
+    /// (shared with other suites through NvisyTestSupport).
+    static let llama = LlamaServers.shared
 }
 
 /// Tokens with their arrival times, filled from the provider's callback thread.

@@ -61,6 +61,10 @@ struct AuthorizationMatrixTests {
         var pipeline = UUID()
         var run = UUID()
         var finishedRun = UUID()
+        /// local/chat and local/embeddings connections in W and a chat over them.
+        var completionConnection = UUID()
+        var embeddingConnection = UUID()
+        var chat = UUID()
     }
 
     nonisolated(unsafe) static let matrix: [String: Entry] = [
@@ -130,6 +134,15 @@ struct AuthorizationMatrixTests {
         "POST /api/v1/runs/{runId}/cancel": Entry(rule: .workspace(.runPipelines)),
         "GET /api/v1/runs/{runId}/events": Entry(rule: .workspace(.view), run: { $0.finishedRun }),
         "GET /api/v1/runs/{runId}/errors": Entry(rule: .workspace(.view)),
+        "POST /api/v1/workspaces/{workspaceId}/chats": Entry(rule: .workspace(.editContent), body: { w, _ in
+            ["completionConnectionId": w.completionConnection.text, "embeddingConnectionId": w.embeddingConnection.text] }),
+        "GET /api/v1/workspaces/{workspaceId}/chats": Entry(rule: .workspace(.view)),
+        "GET /api/v1/chats/{chatId}": Entry(rule: .workspace(.view)),
+        "PATCH /api/v1/chats/{chatId}": Entry(rule: .workspace(.editContent), body: { _, _ in ["title": "Renamed"] }),
+        "DELETE /api/v1/chats/{chatId}": Entry(rule: .workspace(.editContent)),
+        "GET /api/v1/chats/{chatId}/messages": Entry(rule: .workspace(.view)),
+        // Anyone who can read the workspace may ask its documents (a real SmolLM2 answer).
+        "POST /api/v1/chats/{chatId}/messages": Entry(rule: .workspace(.view), body: { _, _ in ["content": "Say hi."] }),
     ]
 
     static func matrixPipeline(_ world: World) -> [String: Any] {
@@ -176,6 +189,8 @@ struct AuthorizationMatrixTests {
             #expect(operations.contains(key), "\(key) is in the matrix but not in openapi.yaml")
         }
         var made = try await ContentFixture.make("api_matrix", nats: true)
+        // local/chat and local/embeddings (embedded Python) for the chat routes.
+        made.api.plugins = await ChatTest.plugins(logger: made.logger)
         made.api.runService = RunService(plugins: made.api.plugins!, jetStream: made.nats!.connection.jetStream,
                                             checkpoints: PostgresCheckpointStore(client: made.base.database.client, logger: made.logger),
                                             connections: made.api.connections, keyring: made.api.keyring)
@@ -198,6 +213,7 @@ struct AuthorizationMatrixTests {
                     path = path.replacingOccurrences(of: "{deliveryId}", with: world.delivery.text)
                     path = path.replacingOccurrences(of: "{pipelineId}", with: world.pipeline.text)
                     path = path.replacingOccurrences(of: "{runId}", with: entry.run(world).text)
+                    path = path.replacingOccurrences(of: "{chatId}", with: world.chat.text)
                     path = path.replacingOccurrences(of: "{fileId}", with: world.file.text) + entry.query
                     let answer = try await client.call(method, path, token: world.tokens[actor], json: entry.body(world, actor))
                     let want = Self.expected(entry.rule, actor)
@@ -270,6 +286,15 @@ struct AuthorizationMatrixTests {
         world.finishedRun = try await api.runs.create(NewRun(workspaceID: w.id, pipelineID: world.pipeline, pipelineName: "pipe",
                                                              definitionJSON: definition, createdBy: accounts[.owner]!.id)).id
         try await client.query("UPDATE runs SET status = 'completed', finished_at = now() WHERE id = \(world.finishedRun)")
+        world.completionConnection = UUID.v7()
+        _ = try await api.connections.create(id: world.completionConnection, workspaceID: w.id, name: "model", provider: "local/chat",
+                                             configJSON: "{\"max_tokens\":4,\"temperature\":0}", sealedCredentials: nil, credentialFields: [],
+                                             keyID: nil, createdBy: accounts[.owner]!.id)
+        world.embeddingConnection = UUID.v7()
+        _ = try await api.connections.create(id: world.embeddingConnection, workspaceID: w.id, name: "embed", provider: "local/embeddings",
+                                             configJSON: "{}", sealedCredentials: nil, credentialFields: [], keyID: nil, createdBy: accounts[.owner]!.id)
+        world.chat = try await api.chats.create(NewChat(workspaceID: w.id, title: "c", completionConnectionID: world.completionConnection,
+                                                        embeddingConnectionID: world.embeddingConnection, createdBy: accounts[.owner]!.id)).id
         for (actor, record) in accounts {
             world.tokens[actor] = try await api.authenticator.startSession(for: record.id, lifetime: .seconds(600)).token
             world.addressedInvite[actor] = try await api.invites.create(

@@ -8,6 +8,9 @@ public struct NvisyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong, independent of transport.
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case invalidInput = "invalid-input"
+        /// Well-formed, but refers to something that cannot serve here (e.g. a connection of
+        /// another kind): 422, naming the field.
+        case unprocessable
         case notFound = "not-found"
         case conflict
         case unauthorized
@@ -54,6 +57,9 @@ public struct NvisyError: Error, Sendable, Equatable, CustomStringConvertible {
         NvisyError(.invalidInput, message, fieldErrors: fields)
     }
 
+    public static func unprocessable(_ message: String, pointer: String) -> NvisyError {
+        NvisyError(.unprocessable, message, fieldErrors: [.init(pointer: pointer, message: message)])
+    }
     public static func notFound(_ message: String) -> NvisyError { NvisyError(.notFound, message) }
     public static func conflict(_ message: String) -> NvisyError { NvisyError(.conflict, message) }
     public static func unauthorized(_ message: String) -> NvisyError { NvisyError(.unauthorized, message) }

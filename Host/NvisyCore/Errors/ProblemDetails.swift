@@ -42,6 +42,7 @@ extension NvisyError.Kind {
     public var httpStatus: Int {
         switch self {
         case .invalidInput: 400
+        case .unprocessable: 422
         case .unauthorized: 401
         case .forbidden: 403
         case .notFound: 404
@@ -56,6 +57,7 @@ extension NvisyError.Kind {
     public var title: String {
         switch self {
         case .invalidInput: "Invalid input"
+        case .unprocessable: "Unprocessable content"
         case .notFound: "Not found"
         case .conflict: "Conflict"
         case .unauthorized: "Unauthorized"

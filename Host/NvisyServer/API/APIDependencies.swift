@@ -18,6 +18,10 @@ public struct APIDependencies: Sendable {
     public var files: FileRepository
     public var pipelines: PipelineRepository
     public var runs: RunRepository
+    /// Chats and their messages.
+    public var chats: ChatRepository
+    /// Finds the chunks a chat answer is given.
+    public var chatRetriever: any ChatContextRetriever
     /// Compiles pipelines and queues runs; the pipeline and run routes answer 503 without it.
     public var runService: RunService?
 
@@ -54,11 +58,19 @@ public struct APIDependencies: Sendable {
         files = FileRepository(client: client, logger: logger)
         pipelines = PipelineRepository(client: client, logger: logger)
         runs = RunRepository(client: client, logger: logger)
+        chats = ChatRepository(client: client, logger: logger)
+        chatRetriever = VectorChunkRetriever(client: client, logger: logger)
         webhooks = Webhooks(client: client, keyring: nil, logger: logger)
         self.keys = keys
         self.hasher = hasher
         self.settings = settings
         authCache = AuthCache(ttl: settings.authCacheTTL)
+    }
+
+    /// Answers chat messages (nil without plugins: the chat routes that need a model answer 503).
+    public var chatService: ChatService? {
+        plugins.map { ChatService(chats: chats, connections: connections, keyring: keyring, plugins: $0, retriever: chatRetriever,
+                                  logger: Logger(label: "nvisy.chat")) }
     }
 
     public var authenticator: Authenticator {
