@@ -130,6 +130,11 @@ struct AuthorizationMatrixTests {
         "POST /api/v1/runs/{runId}/cancel": Entry(rule: .workspace(.runPipelines)),
         "GET /api/v1/runs/{runId}/events": Entry(rule: .workspace(.view), run: { $0.finishedRun }),
         "GET /api/v1/runs/{runId}/errors": Entry(rule: .workspace(.view)),
+        "POST /api/v1/files/{fileId}/index": Entry(rule: .workspace(.runPipelines)),
+        "GET /api/v1/files/{fileId}/index": Entry(rule: .workspace(.view)),
+        "GET /api/v1/workspaces/{workspaceId}/index-settings": Entry(rule: .workspace(.view)),
+        "PUT /api/v1/workspaces/{workspaceId}/index-settings": Entry(rule: .workspace(.manageConnections), body: { _, _ in ["indexOnUpload": false] }),
+        "POST /api/v1/workspaces/{workspaceId}/search": Entry(rule: .workspace(.view), body: { _, _ in ["query": "hello", "k": 3] }),
     ]
 
     static func matrixPipeline(_ world: World) -> [String: Any] {

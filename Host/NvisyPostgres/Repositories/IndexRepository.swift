@@ -25,6 +25,16 @@ public struct IndexRequestRecord: Sendable, Equatable {
     public var connectionID: UUID?
     public var runID: UUID
     public var requestedAt: Date
+
+    public init(fileID: UUID, workspaceID: UUID, fileVersion: Int, modelName: String, connectionID: UUID?, runID: UUID, requestedAt: Date) {
+        self.fileID = fileID
+        self.workspaceID = workspaceID
+        self.fileVersion = fileVersion
+        self.modelName = modelName
+        self.connectionID = connectionID
+        self.runID = runID
+        self.requestedAt = requestedAt
+    }
 }
 
 /// Indexing settings per workspace and index requests per file.

@@ -18,12 +18,23 @@ public struct APIDependencies: Sendable {
     public var files: FileRepository
     public var pipelines: PipelineRepository
     public var runs: RunRepository
+    /// The knowledge base: chunks, index settings and requests, retrieval.
+    public var chunks: ChunkRepository
+    public var index: IndexRepository
+    public var chunkSearch: ChunkSearch
     /// Compiles pipelines and queues runs; the pipeline and run routes answer 503 without it.
     public var runService: RunService?
 
     /// Starts the runs of pipelines triggered by an upload (nil without a run service).
     public var fileUploadTrigger: FileUploadTrigger? {
         runService.map { FileUploadTrigger(pipelines: pipelines, runs: runs, service: $0) }
+    }
+    /// Indexing and search (nil without a run service).
+    public var knowledgeBase: KnowledgeBase? {
+        runService.map {
+            KnowledgeBase(index: index, chunks: chunks, files: files, connections: connections, runs: runs, service: $0,
+                          embedder: $0.queryEmbedder, search: chunkSearch)
+        }
     }
     /// Seals and opens connection credentials; connections with credentials need it.
     public var keyring: CredentialKeyring?
@@ -54,6 +65,9 @@ public struct APIDependencies: Sendable {
         files = FileRepository(client: client, logger: logger)
         pipelines = PipelineRepository(client: client, logger: logger)
         runs = RunRepository(client: client, logger: logger)
+        chunks = ChunkRepository(client: client, logger: logger)
+        index = IndexRepository(client: client, logger: logger)
+        chunkSearch = ChunkSearch(client: client, logger: logger, efSearch: settings.hnswEfSearch)
         webhooks = Webhooks(client: client, keyring: nil, logger: logger)
         self.keys = keys
         self.hasher = hasher
