@@ -247,6 +247,23 @@ struct KnowledgeAPITests {
             #expect(try await Self.index(client, token, v2)["status"] as? String == "indexed")
             #expect(try await Self.search(client, token, ws, "lighthouse maintenance", mode: "text", k: 100).count == v1Count)
 
+            // With indexOnUpload, an upload through the API starts indexing by itself.
+            let put = try await client.call(.put, "/api/v1/workspaces/\(ws)/index-settings", token: token, json: ["indexOnUpload": true])
+            #expect(put.status == .ok && put.body["indexOnUpload"] as? Bool == true, "\(put.body)")
+            let up = try await client.raw(.post, "/api/v1/workspaces/\(ws)/files?name=auto.txt", token: token,
+                                          body: ByteBuffer(string: "Automatic indexing of uploads keeps the knowledge base current."),
+                                          headers: [.contentType: "text/plain"])
+            #expect(up.status == .created)
+            let uploaded = try JSONSerialization.jsonObject(with: Data(buffer: up.body)) as? [String: Any]
+            let auto = try #require(uploaded?["id"] as? String)
+            let deadline = ContinuousClock.now + .seconds(120)
+            var autoStatus = ""
+            while ContinuousClock.now < deadline, autoStatus != "indexed" {
+                autoStatus = try await client.call(.get, "/api/v1/files/\(auto)/index", token: token).body["status"] as? String ?? ""
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(autoStatus == "indexed")
+
             // A file with no text ends failed, with the reason.
             let empty = try await fixture.upload(ws, me, "empty.txt", "text/plain", Data("   \n".utf8))
             let status = try await Self.index(client, token, empty)

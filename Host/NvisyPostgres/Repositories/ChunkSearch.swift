@@ -120,13 +120,22 @@ public struct ChunkSearch: Sendable {
             .sorted { $0.score != $1.score ? $0.score > $1.score : ($0.v ?? .max, $0.t ?? .max) < ($1.v ?? .max, $1.t ?? .max) }
     }
 
+    /// Words too common to tell chunks apart (English; the 'simple' configuration keeps every
+    /// word, so a question's "how", "the", "is" would otherwise match nearly every chunk).
+    static let stopWords: Set<String> = [
+        "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "in", "is", "it", "its",
+        "of", "on", "or", "that", "the", "this", "to", "was", "we", "what", "when", "where", "which", "who", "why", "with", "you",
+    ]
+
     /// The query's words as an OR tsquery (`'a' | 'b'`): any word may match, more matches rank
-    /// higher. Only letters and digits survive, so the text is always a valid tsquery.
+    /// higher. Only letters and digits survive, so the text is always a valid tsquery; stop
+    /// words are dropped.
     public static func orQuery(_ query: String) -> String? {
         var seen = Set<String>()
         var terms: [String] = []
         for word in query.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) where word.count >= 2 {
             let w = String(word)
+            if stopWords.contains(w) { continue }
             if seen.insert(w).inserted { terms.append("'\(w)'") }
             if terms.count == 64 { break }
         }

@@ -21,8 +21,11 @@ let repo = URL(fileURLWithPath: args.count > 2 ? args[2] : FileManager.default.c
 let total = args.count > 3 ? Int(args[3]) ?? 100_000 : 100_000
 let queryCount = 200
 guard sentences.count >= total + queryCount else { print("the corpus has \(sentences.count) sentences; \(total + queryCount) needed"); exit(2) }
-var logger = Logger(label: "nvisy.bench.rag")
-logger.logLevel = .warning
+let logger: Logger = {
+    var l = Logger(label: "nvisy.bench.rag")
+    l.logLevel = .warning
+    return l
+}()
 let clock = ContinuousClock()
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
@@ -35,11 +38,11 @@ let url = try await pg.createDatabase(named: "bench")
 let db = NvisyDatabase(url: try DatabaseURL(url), logger: logger)
 let pool = Task { await db.client.run() }
 let client = db.client
-func exec(_ sql: String) async throws { try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+@MainActor func exec(_ sql: String) async throws { try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
 try await db.migrate()
 let workspace = UUID()
 try await exec("INSERT INTO workspaces (id, name) VALUES ('\(workspace)', 'bench')")
-func file(_ id: UUID, _ name: String) async throws {
+@MainActor func file(_ id: UUID, _ name: String) async throws {
     try await exec("INSERT INTO files (id, workspace_id, name, object_key, status) VALUES ('\(id)', '\(workspace)', '\(name)', 'f/\(id)', 'ready')")
 }
 let chunks = ChunkRepository(client: client, logger: logger)
@@ -112,7 +115,7 @@ var loaded = 0
 var loadTime = Duration.zero
 
 /// Embeds and stores sentences [loaded, upTo) as one-sentence chunks, 1000 per file.
-func load(upTo: Int) async throws {
+@MainActor func load(upTo: Int) async throws {
     while loaded < upTo {
         let batch = Array(sentences[loaded..<min(loaded + 1000, upTo)])
         let id = UUID()
@@ -128,7 +131,7 @@ func load(upTo: Int) async throws {
     }
 }
 
-func exact(_ vector: [Float]) async throws -> [UUID] {
+@MainActor func exact(_ vector: [Float]) async throws -> [UUID] {
     try await client.withTransaction(logger: logger) { c in
         try await c.query("SET LOCAL enable_indexscan = off", logger: logger)
         try await c.query("SET LOCAL enable_bitmapscan = off", logger: logger)
@@ -144,7 +147,7 @@ func exact(_ vector: [Float]) async throws -> [UUID] {
     }
 }
 
-func recall(efSearch: Int) async throws -> Double {
+@MainActor func recall(efSearch: Int) async throws -> Double {
     let search = ChunkSearch(client: client, logger: logger, efSearch: efSearch)
     var found = 0, wanted = 0
     for (q, v) in zip(queries, queryVectors) {
@@ -156,7 +159,7 @@ func recall(efSearch: Int) async throws -> Double {
     return Double(found) / Double(max(1, wanted))
 }
 
-func latency(_ mode: SearchMode) async throws -> (p50: Double, p99: Double) {
+@MainActor func latency(_ mode: SearchMode) async throws -> (p50: Double, p99: Double) {
     let search = ChunkSearch(client: client, logger: logger)
     var ms: [Double] = []
     for round in 0..<2 {
