@@ -14,13 +14,15 @@ import NvisyPostgres
 import NvisyRuntime
 import PostgresNIO
 
+/// Prints a line unbuffered, so every figure reaches the log even if a later step fails.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 let args = CommandLine.arguments
-guard args.count > 1 else { print("usage: nvisy-bench-rag CORPUS [repo] [N]"); exit(2) }
+guard args.count > 1 else { say("usage: nvisy-bench-rag CORPUS [repo] [N]"); exit(2) }
 let sentences = try String(contentsOfFile: args[1], encoding: .utf8).split(separator: "\n").map(String.init)
 let repo = URL(fileURLWithPath: args.count > 2 ? args[2] : FileManager.default.currentDirectoryPath)
 let total = args.count > 3 ? Int(args[3]) ?? 100_000 : 100_000
 let queryCount = 200
-guard sentences.count >= total + queryCount else { print("the corpus has \(sentences.count) sentences; \(total + queryCount) needed"); exit(2) }
+guard sentences.count >= total + queryCount else { say("the corpus has \(sentences.count) sentences; \(total + queryCount) needed"); exit(2) }
 let logger: Logger = {
     var l = Logger(label: "nvisy.bench.rag")
     l.logLevel = .warning
@@ -94,7 +96,7 @@ for try await t in try await client.query("SELECT text FROM chunks ORDER BY file
 var visible = 0
 for try await n in try await client.query("SELECT count(*)::int FROM file_index_status WHERE status = 'indexed'", logger: logger).decode(Int.self) { visible = n }
 guard result?.status == .completed, visible == documents.count else {
-    print("rag indexing run \(result?.status.rawValue ?? "?"): \(result?.error?.message ?? "") — \(visible) of \(documents.count) documents visible")
+    say("rag indexing run \(result?.status.rawValue ?? "?"): \(result?.error?.message ?? "") — \(visible) of \(documents.count) documents visible")
     exit(1)
 }
 // The model alone, on the same chunk texts, in the same batches as the embed built-in (64).
@@ -102,10 +104,11 @@ let embedTime = try await clock.measure {
     for start in stride(from: 0, to: chunkTexts.count, by: 64) { _ = try await embedder.embed(Array(chunkTexts[start..<min(start + 64, chunkTexts.count)])) }
 }
 let indexRate = Double(chunkTexts.count) / seconds(indexTime), embedRate = Double(chunkTexts.count) / seconds(embedTime)
-print("rag indexing: \(chunkTexts.count) chunks from \(documents.count) documents: \(fmt(indexRate, 0)) chunks/s, embedding model alone \(fmt(embedRate, 0)) chunks/s, ratio \(fmt(indexRate / embedRate))x (target >= 0.8x)")
+say("rag indexing: \(chunkTexts.count) chunks from \(documents.count) documents: \(fmt(indexRate, 0)) chunks/s, embedding model alone \(fmt(embedRate, 0)) chunks/s, ratio \(fmt(indexRate / embedRate))x (target >= 0.8x)")
 
 // MARK: 2–3. Recall and latency over N sentence chunks
-try await exec("DELETE FROM chunks; DELETE FROM file_index_status")
+try await exec("DELETE FROM chunks")
+try await exec("DELETE FROM file_index_status")
 let queries = Array(sentences[total..<(total + queryCount)])
 let queryVectors = try await embedder.embed(queries)
 let model = EmbeddingModelName.of(provider: "local/embeddings", config: [:])
@@ -175,13 +178,13 @@ var loadTime = Duration.zero
 }
 
 try await load(upTo: 20_000)
-print("rag HNSW recall@10 at 20000 sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
+say("rag HNSW recall@10 at 20000 sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
 try await load(upTo: total)
-print("rag load: \(total) sentence chunks stored (embedded + HNSW insert) at \(fmt(Double(total) / seconds(loadTime), 0)) chunks/s in the write path")
-print("rag HNSW recall@10 at \(total) sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
+say("rag load: \(total) sentence chunks stored (embedded + HNSW insert) at \(fmt(Double(total) / seconds(loadTime), 0)) chunks/s in the write path")
+say("rag HNSW recall@10 at \(total) sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
 let vector = try await latency(.vector), hybrid = try await latency(.hybrid), text = try await latency(.text)
-print("rag search over \(total) chunks, vector k=10: p50 \(fmt(vector.p50)) ms, p99 \(fmt(vector.p99)) ms (target p50 <= 20 ms)")
-print("rag search over \(total) chunks, hybrid k=10: p50 \(fmt(hybrid.p50)) ms, p99 \(fmt(hybrid.p99)) ms; text only: p50 \(fmt(text.p50)) ms, p99 \(fmt(text.p99)) ms")
+say("rag search over \(total) chunks, vector k=10: p50 \(fmt(vector.p50)) ms, p99 \(fmt(vector.p99)) ms (target p50 <= 20 ms)")
+say("rag search over \(total) chunks, hybrid k=10: p50 \(fmt(hybrid.p50)) ms, p99 \(fmt(hybrid.p99)) ms; text only: p50 \(fmt(text.p50)) ms, p99 \(fmt(text.p99)) ms")
 await embedder.close()
 pool.cancel()
 await pg.stop()
