@@ -189,37 +189,79 @@ public struct ChunkSearch: Sendable {
 
     func vectorRanking(_ scope: Scope, vector: [Float], dimensions: Int, limit: Int) async throws -> [(UUID, Double)] {
         try await client.withTransaction(logger: logger) { connection in
-            // Iterative scans (pgvector ≥ 0.8) keep reading the index while filters drop rows,
-            // so a narrow scope still fills k; relaxed order is re-sorted by the outer query.
-            _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(max(efSearch, limit))"), logger: logger).collect()
-            _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.iterative_scan = relaxed_order"), logger: logger).collect()
-            let sql = """
-                SELECT id, distance FROM (
-                    SELECT c.id, c.embedding::vector(\(dimensions)) <=> $4::vector(\(dimensions)) AS distance
-                    FROM chunks c \(filters(scope))
-                    ORDER BY distance LIMIT \(limit)) AS nearest
-                ORDER BY distance, id
-                """
+            try await setSearchParameters(limit: limit, on: connection)
             let b = try bindings(scope) { $0.append(ChunkRepository.vectorText(vector)) }
             var out: [(UUID, Double)] = []
-            for try await (id, d) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: logger).decode((UUID, Double).self) {
+            for try await (id, d) in try await connection.query(PostgresQuery(unsafeSQL: vectorSQL(scope, dimensions: dimensions, limit: limit), binds: b),
+                                                                logger: logger).decode((UUID, Double).self) {
                 out.append((id, d))
             }
             return out
         }
     }
 
+    /// Iterative scans (pgvector ≥ 0.8) keep reading the index while filters drop rows, so a
+    /// narrow scope still fills k; relaxed order is re-sorted by the outer query.
+    func setSearchParameters(limit: Int, on connection: PostgresConnection) async throws {
+        _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(max(efSearch, limit))"), logger: logger).collect()
+        _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.iterative_scan = relaxed_order"), logger: logger).collect()
+    }
+
+    func vectorSQL(_ scope: Scope, dimensions: Int, limit: Int) -> String {
+        """
+        SELECT id, distance FROM (
+            SELECT c.id, c.embedding::vector(\(dimensions)) <=> $4::vector(\(dimensions)) AS distance
+            FROM chunks c \(filters(scope))
+            ORDER BY distance LIMIT \(limit)) AS nearest
+        ORDER BY distance, id
+        """
+    }
+
+    /// PostgreSQL's plan for a `k`-nearest vector query of `workspace` (for benchmarks and
+    /// diagnostics: shows whether the model's HNSW index is used).
+    public func explainVector(workspace: UUID, model: String, vector: [Float], k: Int) async throws(NvisyError) -> String {
+        do {
+            guard let m = try await self.model(QueryEmbedding(model: model, vector: vector)) else { return "no such model" }
+            let scope = Scope(workspace: workspace, modelID: m.id, fileIds: nil, tags: nil)
+            return try await client.withTransaction(logger: logger) { connection in
+                try await setSearchParameters(limit: k, on: connection)
+                let b = try bindings(scope) { $0.append(ChunkRepository.vectorText(vector)) }
+                var lines: [String] = []
+                for try await line in try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN " + vectorSQL(scope, dimensions: m.dimensions, limit: k), binds: b),
+                                                                 logger: logger).decode(String.self) {
+                    lines.append(line)
+                }
+                return lines.joined(separator: "\n")
+            }
+        } catch { throw PostgresErrors.wrap(error, "explain search") }
+    }
+
+    /// Most OR matches ranked per query: a common word can match most of a large workspace, and
+    /// ranking every match costs a heap read each. Chunks with all the words are ranked first
+    /// and uncapped (that query is selective); the OR matches fill up from this many candidates.
+    public static let textCandidates = 2000
+
     func textRanking(_ scope: Scope, query: String, limit: Int) async throws -> [(UUID, Double)] {
-        guard let tsquery = Self.orQuery(query) else { return [] }
-        let sql = """
-            SELECT c.id, ts_rank_cd(c.tsv, to_tsquery('simple', $4))::float8 AS rank
-            FROM chunks c \(filters(scope)) AND c.tsv @@ to_tsquery('simple', $4)
-            ORDER BY rank DESC, c.id LIMIT \(limit)
-            """
-        let b = try bindings(scope) { $0.append(tsquery) }
-        var out: [(UUID, Double)] = []
-        for try await (id, rank) in try await client.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: logger).decode((UUID, Double).self) {
-            out.append((id, rank))
+        guard let any = Self.orQuery(query) else { return [] }
+        let all = any.replacingOccurrences(of: " | ", with: " & ")
+        func ranked(_ tsquery: String, cap: Int?) async throws -> [(UUID, Double)] {
+            let candidates = cap.map { "LIMIT \($0)" } ?? ""
+            let sql = """
+                SELECT id, ts_rank_cd(tsv, to_tsquery('simple', $4))::float8 AS rank FROM (
+                    SELECT c.id, c.tsv FROM chunks c \(filters(scope)) AND c.tsv @@ to_tsquery('simple', $4) \(candidates)) AS matches
+                ORDER BY rank DESC, id LIMIT \(limit)
+                """
+            let b = try bindings(scope) { $0.append(tsquery) }
+            var out: [(UUID, Double)] = []
+            for try await (id, rank) in try await client.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: logger).decode((UUID, Double).self) {
+                out.append((id, rank))
+            }
+            return out
+        }
+        var out = all == any ? [] : try await ranked(all, cap: nil)
+        if out.count < limit {
+            let seen = Set(out.map(\.0))
+            out += try await ranked(any, cap: Self.textCandidates).filter { !seen.contains($0.0) }.prefix(limit - out.count)
         }
         return out
     }

@@ -178,8 +178,13 @@ var loadTime = Duration.zero
 }
 
 try await load(upTo: 20_000)
+// The figures below mean something only if the planner uses the model's HNSW index.
+let plan20k = try await ChunkSearch(client: client, logger: logger).explainVector(workspace: workspace, model: model, vector: queryVectors[0], k: 10)
+guard plan20k.contains("chunks_hnsw_m") else { say("rag: the vector search does not use the HNSW index:\n\(plan20k)"); exit(1) }
 say("rag HNSW recall@10 at 20000 sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
 try await load(upTo: total)
+let plan100k = try await ChunkSearch(client: client, logger: logger).explainVector(workspace: workspace, model: model, vector: queryVectors[0], k: 10)
+guard plan100k.contains("chunks_hnsw_m") else { say("rag: the vector search does not use the HNSW index:\n\(plan100k)"); exit(1) }
 say("rag load: \(total) sentence chunks stored (embedded + HNSW insert) at \(fmt(Double(total) / seconds(loadTime), 0)) chunks/s in the write path")
 say("rag HNSW recall@10 at \(total) sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
 let vector = try await latency(.vector), hybrid = try await latency(.hybrid), text = try await latency(.text)
