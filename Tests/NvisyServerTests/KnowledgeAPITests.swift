@@ -221,9 +221,12 @@ struct KnowledgeAPITests {
 
             // Version 2 of the same name: while it is indexed, searches keep seeing exactly one generation.
             let v2 = try await fixture.upload(ws, me, "guide.txt", "text/plain", document("cobalt"))
+            // Stopped by a flag, not by cancelling the task: a cancelled task would cancel its
+            // request in flight (a 500 that says nothing about the index).
+            let done = StopFlag()
             let watcher = Task { () -> [String] in
                 var problems: [String] = []
-                while !Task.isCancelled {
+                while await !done.isSet {
                     let hits = (try? await Self.search(client, token, ws, "lighthouse maintenance", mode: "text", k: 100)) ?? []
                     let amber = hits.filter { ($0["text"] as? String)?.contains("amber") == true }.count
                     let cobalt = hits.filter { ($0["text"] as? String)?.contains("cobalt") == true }.count
@@ -233,7 +236,7 @@ struct KnowledgeAPITests {
                 return problems
             }
             #expect(try await Self.index(client, token, v2)["status"] as? String == "indexed")
-            watcher.cancel()
+            await done.set()
             let seen = await watcher.value
             #expect(seen.isEmpty, "searches saw a mix or nothing during re-indexing: \(seen.prefix(5))")
             let after = try await Self.search(client, token, ws, "lighthouse maintenance", mode: "text", k: 100)
@@ -272,4 +275,10 @@ struct KnowledgeAPITests {
         }
         await fixture.stop()
     }
+}
+
+/// A one-way flag shared between a test and a task it started.
+actor StopFlag {
+    private(set) var isSet = false
+    func set() { isSet = true }
 }

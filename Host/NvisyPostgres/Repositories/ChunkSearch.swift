@@ -196,24 +196,27 @@ public struct ChunkSearch: Sendable {
                                                                 logger: logger).decode((UUID, Double).self) {
                 out.append((id, d))
             }
-            return out
+            // Relaxed order (iterative scans) may be slightly out of order: sort here, not in SQL.
+            return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.uuidString < $1.0.uuidString }
         }
     }
 
     /// Iterative scans (pgvector ≥ 0.8) keep reading the index while filters drop rows, so a
-    /// narrow scope still fills k; relaxed order is re-sorted by the outer query.
+    /// narrow scope still fills k (relaxed order: the caller sorts). Sorting is off for the
+    /// query: the only plan without a sort is the model's HNSW index scan. Without this, stale
+    /// statistics on file_index_status (e.g. right after a bulk load) make the planner start from
+    /// the status table and sort every chunk of the workspace by distance — exact, but O(n).
     func setSearchParameters(limit: Int, on connection: PostgresConnection) async throws {
         _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(max(efSearch, limit))"), logger: logger).collect()
         _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.iterative_scan = relaxed_order"), logger: logger).collect()
+        _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL enable_sort = off"), logger: logger).collect()
     }
 
     func vectorSQL(_ scope: Scope, dimensions: Int, limit: Int) -> String {
         """
-        SELECT id, distance FROM (
-            SELECT c.id, c.embedding::vector(\(dimensions)) <=> $4::vector(\(dimensions)) AS distance
-            FROM chunks c \(filters(scope))
-            ORDER BY distance LIMIT \(limit)) AS nearest
-        ORDER BY distance, id
+        SELECT c.id, c.embedding::vector(\(dimensions)) <=> $4::vector(\(dimensions)) AS distance
+        FROM chunks c \(filters(scope))
+        ORDER BY distance LIMIT \(limit)
         """
     }
 
