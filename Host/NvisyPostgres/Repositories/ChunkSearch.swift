@@ -54,12 +54,12 @@ public struct ChunkHit: Sendable, Equatable {
 public struct ChunkSearch: Sendable {
     let client: PostgresClient
     let logger: Logger
-    /// `hnsw.ef_search` for vector queries (pgvector's default is 40).
+    /// `hnsw.ef_search` for vector queries (pgvector's default is 40; 100 here: 40 gave recall@10 0.86 on 20k real sentences).
     public let efSearch: Int
     /// The RRF constant (60 in the original paper).
     public static let rrfK = 60.0
 
-    public init(client: PostgresClient, logger: Logger, efSearch: Int = 40) {
+    public init(client: PostgresClient, logger: Logger, efSearch: Int = 100) {
         self.client = client
         self.logger = logger
         self.efSearch = max(1, min(1000, efSearch))
