@@ -75,32 +75,37 @@ public struct ChunkSearch: Sendable {
             throw NvisyError(.invalidInput, "a \(mode.rawValue) search needs the query's embedding", retry: .permanent)
         }
         do {
-            guard let model = try await model(embedding) else { return [] }
-            let scope = Scope(workspace: workspace, modelID: model.id, fileIds: fileIds, tags: tags)
-            let depth = mode == .hybrid ? max(k * 4, 50) : k
-            var vectorRanked: [(UUID, Double)] = []
-            var textRanked: [(UUID, Double)] = []
-            if mode != .text, let vector = embedding.vector {
-                guard vector.count == model.dimensions else {
-                    throw NvisyError(.invalidInput, "the query embedding has \(vector.count) dimensions; model \(embedding.model) has \(model.dimensions)", retry: .permanent)
+            // One read-only snapshot for the rankings and the details: a re-index that commits
+            // between them would otherwise delete ranked chunks before their text is read.
+            return try await client.withTransaction(logger: logger) { connection in
+                _ = try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger).collect()
+                guard let model = try await model(embedding, on: connection) else { return [] }
+                let scope = Scope(workspace: workspace, modelID: model.id, fileIds: fileIds, tags: tags)
+                let depth = mode == .hybrid ? max(k * 4, 50) : k
+                var vectorRanked: [(UUID, Double)] = []
+                var textRanked: [(UUID, Double)] = []
+                if mode != .text, let vector = embedding.vector {
+                    guard vector.count == model.dimensions else {
+                        throw NvisyError(.invalidInput, "the query embedding has \(vector.count) dimensions; model \(embedding.model) has \(model.dimensions)", retry: .permanent)
+                    }
+                    vectorRanked = try await vectorRanking(scope, vector: vector, dimensions: model.dimensions, limit: depth, on: connection)
                 }
-                vectorRanked = try await vectorRanking(scope, vector: vector, dimensions: model.dimensions, limit: depth)
-            }
-            if mode != .vector { textRanked = try await textRanking(scope, query: query, limit: depth) }
-            let ranked: [(id: UUID, score: Double, v: Int?, t: Int?)]
-            switch mode {
-            case .vector: ranked = vectorRanked.enumerated().map { ($1.0, 1 - $1.1, $0 + 1, nil) }
-            case .text: ranked = textRanked.enumerated().map { ($1.0, $1.1, nil, $0 + 1) }
-            case .hybrid: ranked = Self.fuse(vector: vectorRanked.map(\.0), text: textRanked.map(\.0))
-            }
-            let top = Array(ranked.prefix(k))
-            let rows = try await details(top.map(\.id))
-            return top.compactMap { r in
-                guard var hit = rows[r.id] else { return nil }
-                hit.score = r.score
-                hit.vectorRank = r.v
-                hit.textRank = r.t
-                return hit
+                if mode != .vector { textRanked = try await textRanking(scope, query: query, limit: depth, on: connection) }
+                let ranked: [(id: UUID, score: Double, v: Int?, t: Int?)]
+                switch mode {
+                case .vector: ranked = vectorRanked.enumerated().map { ($1.0, 1 - $1.1, $0 + 1, nil) }
+                case .text: ranked = textRanked.enumerated().map { ($1.0, $1.1, nil, $0 + 1) }
+                case .hybrid: ranked = Self.fuse(vector: vectorRanked.map(\.0), text: textRanked.map(\.0))
+                }
+                let top = Array(ranked.prefix(k))
+                let rows = try await details(top.map(\.id), on: connection)
+                return top.compactMap { r in
+                    guard var hit = rows[r.id] else { return nil }
+                    hit.score = r.score
+                    hit.vectorRank = r.v
+                    hit.textRank = r.t
+                    return hit
+                }
             }
         } catch { throw PostgresErrors.wrap(error, "search chunks") }
     }
@@ -149,14 +154,14 @@ public struct ChunkSearch: Sendable {
         var tags: [String]?
     }
 
-    func model(_ embedding: QueryEmbedding) async throws -> (id: Int, dimensions: Int)? {
+    func model(_ embedding: QueryEmbedding, on connection: PostgresConnection) async throws -> (id: Int, dimensions: Int)? {
         let rows: PostgresRowSequence
         if let vector = embedding.vector {
-            rows = try await client.query("""
+            rows = try await connection.query("""
                 SELECT id, dimensions FROM embedding_models WHERE name = \(embedding.model) AND dimensions = \(Int32(vector.count))
                 """, logger: logger)
         } else {
-            rows = try await client.query("""
+            rows = try await connection.query("""
                 SELECT id, dimensions FROM embedding_models WHERE name = \(embedding.model) ORDER BY id DESC LIMIT 1
                 """, logger: logger)
         }
@@ -187,18 +192,18 @@ public struct ChunkSearch: Sendable {
         return b
     }
 
-    func vectorRanking(_ scope: Scope, vector: [Float], dimensions: Int, limit: Int) async throws -> [(UUID, Double)] {
-        try await client.withTransaction(logger: logger) { connection in
-            try await setSearchParameters(limit: limit, on: connection)
-            let b = try bindings(scope) { $0.append(ChunkRepository.vectorText(vector)) }
-            var out: [(UUID, Double)] = []
-            for try await (id, d) in try await connection.query(PostgresQuery(unsafeSQL: vectorSQL(scope, dimensions: dimensions, limit: limit), binds: b),
-                                                                logger: logger).decode((UUID, Double).self) {
-                out.append((id, d))
-            }
-            // Relaxed order (iterative scans) may be slightly out of order: sort here, not in SQL.
-            return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.uuidString < $1.0.uuidString }
+    func vectorRanking(_ scope: Scope, vector: [Float], dimensions: Int, limit: Int, on connection: PostgresConnection) async throws -> [(UUID, Double)] {
+        try await setSearchParameters(limit: limit, on: connection)
+        let b = try bindings(scope) { $0.append(ChunkRepository.vectorText(vector)) }
+        var out: [(UUID, Double)] = []
+        for try await (id, d) in try await connection.query(PostgresQuery(unsafeSQL: vectorSQL(scope, dimensions: dimensions, limit: limit), binds: b),
+                                                            logger: logger).decode((UUID, Double).self) {
+            out.append((id, d))
         }
+        // Sorting back on for the text ranking that may follow in the same transaction.
+        _ = try await connection.query("SET LOCAL enable_sort = on", logger: logger).collect()
+        // Relaxed order (iterative scans) may be slightly out of order: sort here, not in SQL.
+        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.uuidString < $1.0.uuidString }
     }
 
     /// Iterative scans (pgvector ≥ 0.8) keep reading the index while filters drop rows, so a
@@ -224,9 +229,9 @@ public struct ChunkSearch: Sendable {
     /// diagnostics: shows whether the model's HNSW index is used).
     public func explainVector(workspace: UUID, model: String, vector: [Float], k: Int) async throws(NvisyError) -> String {
         do {
-            guard let m = try await self.model(QueryEmbedding(model: model, vector: vector)) else { return "no such model" }
-            let scope = Scope(workspace: workspace, modelID: m.id, fileIds: nil, tags: nil)
             return try await client.withTransaction(logger: logger) { connection in
+                guard let m = try await self.model(QueryEmbedding(model: model, vector: vector), on: connection) else { return "no such model" }
+                let scope = Scope(workspace: workspace, modelID: m.id, fileIds: nil, tags: nil)
                 try await setSearchParameters(limit: k, on: connection)
                 let b = try bindings(scope) { $0.append(ChunkRepository.vectorText(vector)) }
                 var lines: [String] = []
@@ -244,7 +249,7 @@ public struct ChunkSearch: Sendable {
     /// and uncapped (that query is selective); the OR matches fill up from this many candidates.
     public static let textCandidates = 2000
 
-    func textRanking(_ scope: Scope, query: String, limit: Int) async throws -> [(UUID, Double)] {
+    func textRanking(_ scope: Scope, query: String, limit: Int, on connection: PostgresConnection) async throws -> [(UUID, Double)] {
         guard let any = Self.orQuery(query) else { return [] }
         let all = any.replacingOccurrences(of: " | ", with: " & ")
         func ranked(_ tsquery: String, cap: Int?) async throws -> [(UUID, Double)] {
@@ -256,7 +261,7 @@ public struct ChunkSearch: Sendable {
                 """
             let b = try bindings(scope) { $0.append(tsquery) }
             var out: [(UUID, Double)] = []
-            for try await (id, rank) in try await client.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: logger).decode((UUID, Double).self) {
+            for try await (id, rank) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: logger).decode((UUID, Double).self) {
                 out.append((id, rank))
             }
             return out
@@ -269,9 +274,9 @@ public struct ChunkSearch: Sendable {
         return out
     }
 
-    func details(_ ids: [UUID]) async throws -> [UUID: ChunkHit] {
+    func details(_ ids: [UUID], on connection: PostgresConnection) async throws -> [UUID: ChunkHit] {
         guard !ids.isEmpty else { return [:] }
-        let rows = try await client.query("""
+        let rows = try await connection.query("""
             SELECT c.id, c.file_id, f.name, c.file_version, c.position, c.page, c.section, c.start_offset, c.end_offset, c.text, c.token_count
             FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ANY(\(ids))
             """, logger: logger)
