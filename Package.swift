@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "nvisy-bench-plugins", targets: ["PluginCrossingBench"]),
         .executable(name: "nvisy-bench-python", targets: ["PythonBench"]),
         .executable(name: "nvisy-bench-pipeline", targets: ["PipelineBench"]),
+        .executable(name: "nvisy-bench-rag", targets: ["RAGBench"]),
         .library(name: "NvisyOpenAIPlugin", type: .dynamic, targets: ["OpenAIPlugin"]),
         // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
     ],
@@ -311,6 +312,19 @@ let package = Package(
         .testTarget(
             name: "NvisyOpenAIPluginTests",
             dependencies: ["NvisyPlugins", "NvisyCore", "NvisyTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6
+        ),
+        .executableTarget(
+            name: "RAGBench",
+            dependencies: [
+                "NvisyRuntime",
+                "NvisyPlugins",
+                "NvisyPostgres",
+                "NvisyCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Benchmarks/RAGBench",
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

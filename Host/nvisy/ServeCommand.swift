@@ -46,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         api.fileStore = fileStore
-        let plugins = await Bootstrap.plugins(config, files: fileStore, logger: logger)
+        let plugins = await Bootstrap.plugins(config, files: fileStore, chunks: ChunkRepository(client: database.client, logger: logger), logger: logger)
         // Webhooks: secrets sealed with the master key; delivery runs beside the HTTP server.
         let keyring = Bootstrap.keyring(masterKey, config)
         let webhooks = Webhooks(client: database.client, keyring: keyring, settings: config.webhookSettings, logger: logger)

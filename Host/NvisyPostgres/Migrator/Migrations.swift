@@ -13,6 +13,7 @@ public enum Migrations {
         Migration(version: 7, name: "pipelines", bytes: PackageResources._007_pipelines_sql),
         Migration(version: 8, name: "chunks", bytes: PackageResources._008_chunks_sql),
         Migration(version: 9, name: "webhook_key_ids", bytes: PackageResources._009_webhook_key_ids_sql),
+        Migration(version: 10, name: "index_runs", bytes: PackageResources._010_index_runs_sql),
         Migration(version: 11, name: "chats", bytes: PackageResources._011_chats_sql),
         Migration(version: 12, name: "auth_notify", bytes: PackageResources._012_auth_notify_sql),
     ]

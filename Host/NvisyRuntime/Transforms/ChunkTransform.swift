@@ -10,7 +10,10 @@ import NvisyPlugins
 /// `page` cut along the ranges in `metadata.sections` / `metadata.pages` (`start`, `end`),
 /// windowing a range longer than `size` the same way (no ranges: like `characters`).
 /// Each chunk keeps the document's metadata (without `sections`/`pages`) plus
-/// `chunk: {index, start, end}`, and the resume token `<document token>#c<index>`.
+/// `chunk: {index, start, end, count}` — `count` is how many chunks the document made, so a sink
+/// knows when a document is complete — and, when the document had them, `page` (the number of
+/// the page the chunk starts on) and `section` (the heading path at its start, `A > B`); the
+/// resume token is `<document token>#c<index>`.
 public struct ChunkTransform: BuiltinTransform {
     public enum Mode: String, Sendable { case characters, section, page }
     public var size: Int
@@ -62,24 +65,45 @@ public struct ChunkTransform: BuiltinTransform {
             }
         }
         if ranges.isEmpty, !text.isEmpty { ranges = [0..<text.count] }
+        let pages = Self.ranges(meta["pages"], label: "number")
+        let sections = Self.ranges(meta["sections"], label: "title")
         _ = JSONPointer("/sections")!.remove(from: &meta)
         _ = JSONPointer("/pages")!.remove(from: &meta)
-        var out: [ProviderItem] = []
+        var cuts: [(start: Int, end: Int)] = []
         for r in ranges {
             var start = r.lowerBound
             while start < r.upperBound {
                 let end = min(start + size, r.upperBound)
-                var m = meta
-                _ = JSONPointer("/chunk")!.set(["index": .number(Double(out.count)), "start": .number(Double(start)),
-                                                "end": .number(Double(end))], in: &m)
-                var scalars = String.UnicodeScalarView()
-                scalars.append(contentsOf: text[start..<end])
-                out.append(ProviderItem(metadata: m, payload: Data(String(scalars).utf8),
-                                        resumeToken: Data("\(item.resumeTokenString)#c\(out.count)".utf8)))
+                cuts.append((start, end))
                 if end == r.upperBound { break }
                 start = end - overlap
             }
         }
+        var out: [ProviderItem] = []
+        for (index, cut) in cuts.enumerated() {
+            var m = meta
+            var info: [String: JSONValue] = ["index": .number(Double(index)), "start": .number(Double(cut.start)),
+                                             "end": .number(Double(cut.end)), "count": .number(Double(cuts.count))]
+            if let page = pages.last(where: { $0.range.contains(cut.start) }) { info["page"] = page.label }
+            let path = sections.filter { $0.range.contains(cut.start) }.compactMap(\.label.stringValue).filter { !$0.isEmpty }
+            if !path.isEmpty { info["section"] = .string(path.joined(separator: " > ")) }
+            _ = JSONPointer("/chunk")!.set(.object(info), in: &m)
+            var scalars = String.UnicodeScalarView()
+            scalars.append(contentsOf: text[cut.start..<cut.end])
+            out.append(ProviderItem(metadata: m, payload: Data(String(scalars).utf8),
+                                    resumeToken: Data("\(item.resumeTokenString)#c\(index)".utf8)))
+        }
         return out
+    }
+
+    /// `[{start, end, <label>}]` (pages, sections) as ranges in document order; an open end
+    /// runs to the end of the text.
+    static func ranges(_ value: JSONValue?, label: String) -> [(range: Range<Int>, label: JSONValue)] {
+        guard let list = value?.arrayValue else { return [] }
+        return list.compactMap { r in
+            guard let s = r["start"]?.doubleValue, s >= 0, s < 1e12 else { return nil }
+            let e = r["end"]?.doubleValue.flatMap { $0 >= s && $0 < 1e12 ? $0 : nil } ?? 1e12
+            return (Int(s)..<max(Int(s) + 1, Int(e)), r[label] ?? .null)
+        }
     }
 }

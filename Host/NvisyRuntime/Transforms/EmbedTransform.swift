@@ -7,7 +7,7 @@ import NvisyPlugins
 ///
 /// `params`: `{"connection": "<id>", "text": "/pointer", "batchSize": 64}`. The text is the
 /// payload (UTF-8) unless `text` points into the metadata. Each output keeps the item's
-/// payload, metadata (plus `embedding: {provider, dimensions}`) and resume token, with the
+/// payload, metadata (plus `embedding: {provider, dimensions, model}`, model as ``EmbeddingModelName``) and resume token, with the
 /// vector set. An item without text fails alone; a provider error fails the batch's items with
 /// its retry class (transient ones are retried by the executor).
 struct EmbedTransform: BuiltinTransform {
@@ -54,7 +54,8 @@ struct EmbedTransform: BuiltinTransform {
                     let item = items[entry.index]
                     var meta = (try? item.jsonMetadata()) ?? [:]
                     if case .object = meta {} else { meta = ["value": meta] }
-                    _ = JSONPointer("/embedding")!.set(["provider": .string(model.connection.provider), "dimensions": .number(Double(vector.count))], in: &meta)
+                    _ = JSONPointer("/embedding")!.set(["provider": .string(model.connection.provider), "dimensions": .number(Double(vector.count)),
+                                                        "model": .string(EmbeddingModelName.of(model.connection))], in: &meta)
                     var out = item.with(metadata: meta)
                     out.vector = vector
                     results[entry.index] = .success([out])

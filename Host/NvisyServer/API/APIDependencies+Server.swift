@@ -19,6 +19,7 @@ extension ServerConfiguration {
         settings.workspaceQuotaBytes = workspaceQuotaBytes
         settings.connectionCheckTimeout = .seconds(connectionCheckTimeoutSeconds)
         settings.authCacheTTL = .seconds(authCacheSeconds)
+        settings.hnswEfSearch = hnswEfSearch
         return settings
     }
 

@@ -20,14 +20,23 @@ public struct APIDependencies: Sendable {
     public var runs: RunRepository
     /// Chats and their messages.
     public var chats: ChatRepository
-    /// Finds the chunks a chat answer is given.
-    public var chatRetriever: any ChatContextRetriever
+    /// The knowledge base: chunks, index settings and requests, retrieval.
+    public var chunks: ChunkRepository
+    public var index: IndexRepository
+    public var chunkSearch: ChunkSearch
     /// Compiles pipelines and queues runs; the pipeline and run routes answer 503 without it.
     public var runService: RunService?
 
     /// Starts the runs of pipelines triggered by an upload (nil without a run service).
     public var fileUploadTrigger: FileUploadTrigger? {
         runService.map { FileUploadTrigger(pipelines: pipelines, runs: runs, service: $0) }
+    }
+    /// Indexing and search (nil without a run service).
+    public var knowledgeBase: KnowledgeBase? {
+        runService.map {
+            KnowledgeBase(index: index, chunks: chunks, files: files, connections: connections, runs: runs, service: $0,
+                          embedder: $0.queryEmbedder, search: chunkSearch)
+        }
     }
     /// Seals and opens connection credentials; connections with credentials need it.
     public var keyring: CredentialKeyring?
@@ -59,7 +68,9 @@ public struct APIDependencies: Sendable {
         pipelines = PipelineRepository(client: client, logger: logger)
         runs = RunRepository(client: client, logger: logger)
         chats = ChatRepository(client: client, logger: logger)
-        chatRetriever = VectorChunkRetriever(client: client, logger: logger)
+        chunks = ChunkRepository(client: client, logger: logger)
+        index = IndexRepository(client: client, logger: logger)
+        chunkSearch = ChunkSearch(client: client, logger: logger, efSearch: settings.hnswEfSearch)
         webhooks = Webhooks(client: client, keyring: nil, logger: logger)
         self.keys = keys
         self.hasher = hasher
@@ -71,6 +82,12 @@ public struct APIDependencies: Sendable {
     public var chatService: ChatService? {
         plugins.map { ChatService(chats: chats, connections: connections, keyring: keyring, plugins: $0, retriever: chatRetriever,
                                   logger: Logger(label: "nvisy.chat")) }
+    }
+
+    /// Finds the chunks a chat answer is given: the knowledge base's hybrid search, so a chat
+    /// and `POST /workspaces/{id}/search` see the same chunks.
+    public var chatRetriever: any ChatContextRetriever {
+        ChunkSearchRetriever(search: chunkSearch)
     }
 
     public var authenticator: Authenticator {

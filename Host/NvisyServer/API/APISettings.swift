@@ -24,6 +24,9 @@ public struct APISettings: Sendable {
     public var connectionCheckTimeout: Duration = .seconds(15)
     /// How long ``AuthCache`` may serve an entry (zero: no cache).
     public var authCacheTTL: Duration = .seconds(60)
+    /// pgvector's `hnsw.ef_search` for knowledge-base searches: higher finds more of the true
+    /// nearest chunks (recall) at more cost per query.
+    public var hnswEfSearch: Int = 100
     /// Send `Strict-Transport-Security` (on unless the server is plain-HTTP-only on purpose).
     public var hsts: Bool = true
 

@@ -58,6 +58,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var natsReplicas: Int
     /// How long a session's identity and workspace roles are remembered in memory, in seconds (0: off).
     public var authCacheSeconds: Int
+    /// pgvector `hnsw.ef_search` for knowledge-base searches.
+    public var hnswEfSearch: Int
     /// Runs this host executes at once; 0 = `nvisy serve` runs no worker (API only).
     public var workerConcurrency: Int
     /// Items per batch read from a source and per provider call.
@@ -103,6 +105,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("connection_check_timeout_seconds", .integer(1...600), default: "15", help: "How long POST /connections/{id}/check waits for the provider"),
         ConfigurationKey("auth_cache_seconds", .integer(0...3600), default: "60",
                          help: "Remember a session's identity and workspace roles in memory this long (cleared at once by any change, on every host); 0 = ask the database on every request"),
+        ConfigurationKey("hnsw_ef_search", .integer(1...1000), default: "100", help: "pgvector hnsw.ef_search for knowledge-base search: higher finds more true nearest chunks, slower"),
         ConfigurationKey("worker_concurrency", .integer(0...64), default: "2", help: "Pipeline runs this host executes at once; 0 = serve the API only (run `nvisy worker` elsewhere)"),
         ConfigurationKey("run_batch_size", .integer(1...100_000), default: "500", help: "Items per batch read from a source and per provider call"),
         ConfigurationKey("run_error_budget", .integer(0...1_000_000_000), default: "100", help: "Items that may fail for good in a run before the run fails"),
@@ -149,6 +152,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         connectionCheckTimeoutSeconds = Int(values["connection_check_timeout_seconds"] ?? "") ?? 15
         authCacheSeconds = Int(values["auth_cache_seconds"] ?? "") ?? 60
         natsReplicas = Int(values["nats_replicas"] ?? "") ?? 1
+        hnswEfSearch = Int(values["hnsw_ef_search"] ?? "") ?? 100
         workerConcurrency = Int(values["worker_concurrency"] ?? "") ?? 2
         runBatchSize = Int(values["run_batch_size"] ?? "") ?? 500
         runErrorBudget = Int(values["run_error_budget"] ?? "") ?? 100

@@ -88,6 +88,7 @@ struct FilesController {
             file = try await store.upload(upload, body: request.body, maxBytes: api.settings.maxFileBytes, quota: api.settings.workspaceQuotaBytes)
         }
         await api.fileUploadTrigger?.fileUploaded(file, logger: context.logger)
+        await api.knowledgeBase?.fileUploaded(file, logger: context.logger)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.location] = "/api/v1/files/\(file.id.text)"

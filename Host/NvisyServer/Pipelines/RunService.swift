@@ -14,6 +14,8 @@ public struct RunService: Sendable {
     public let checkpoints: any CheckpointStore
     let connections: ConnectionRepository
     let keyring: CredentialKeyring?
+    /// Embeds search queries (one provider instance per embedding connection, shared).
+    public let queryEmbedder: QueryEmbedder
 
     public init(plugins: PluginHost, jetStream: JetStream, checkpoints: any CheckpointStore,
                 connections: ConnectionRepository, keyring: CredentialKeyring?) {
@@ -22,6 +24,7 @@ public struct RunService: Sendable {
         self.checkpoints = checkpoints
         self.connections = connections
         self.keyring = keyring
+        queryEmbedder = QueryEmbedder(plugins: plugins)
     }
 
     /// The resolver for one workspace's connections.
@@ -37,7 +40,7 @@ public struct RunService: Sendable {
            let detail = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)) {
             file = detail["fileId"].flatMap(UUID.init(uuidString:))
         }
-        return WorkspaceConnectionResolver(workspaceID: run.workspaceID, triggerFileID: file, connections: connections, keyring: keyring)
+        return WorkspaceConnectionResolver(workspaceID: run.workspaceID, triggerFileID: file, runID: run.id, connections: connections, keyring: keyring)
     }
 
     /// The compiler for one workspace.

@@ -3,11 +3,12 @@ import Logging
 import NvisyCore
 import NvisyPlugins
 import NvisyPostgres
+import NvisyRuntime
 import Synchronization
 
 /// The host's own providers, registered as the built-in plugin `workspace` (no manifest; it
 /// survives reloads): `workspace/files`, the workspace's uploaded files read from the object
-/// store, as objects.
+/// store, as objects; `workspace/chunks`, the knowledge-base sink (``ChunksSinkFactory``).
 ///
 /// A `workspace/files` connection never names its workspace: the server's connection resolver
 /// sets `workspaceId` to the connection's own workspace, so a pipeline can read only the files of
@@ -15,8 +16,9 @@ import Synchronization
 public enum WorkspaceProviders {
     /// Registers them on `host`. Without a store (`nvisy plugins list`) they are listed, but
     /// making an instance fails.
-    public static func register(on host: PluginHost, store: FileStore?) async {
-        await host.registerBuiltin(plugin: "workspace", version: "built-in", providers: [WorkspaceFilesFactory(store: store)])
+    public static func register(on host: PluginHost, store: FileStore?, chunks: ChunkRepository? = nil) async {
+        await host.registerBuiltin(plugin: "workspace", version: "built-in",
+                                   providers: [WorkspaceFilesFactory(store: store), ChunksSinkFactory(chunks: chunks)])
     }
 }
 

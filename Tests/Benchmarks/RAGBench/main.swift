@@ -1,0 +1,195 @@
+// nvisy-bench-rag: the knowledge base on real documentation sentences (scripts/rag_corpus.py),
+// embedded by the local wordllama model, in the embedded PostgreSQL + pgvector:
+//  1. indexing throughput: the indexing template (documents/partition → chunk → embed →
+//     workspace/chunks) in chunks/s, beside the same embedding provider alone embedding the same
+//     chunk texts in the same run (target ≥ 0.8×);
+//  2. HNSW recall@10 against an exact scan, at 20k and at N (default 100k) sentences;
+//  3. search latency p50/p99 over N chunks (ChunkSearch, vector and hybrid; target p50 ≤ 20 ms).
+// Usage: nvisy-bench-rag CORPUS [repo root] [N]
+import Foundation
+import Logging
+import NvisyCore
+import NvisyPlugins
+import NvisyPostgres
+import NvisyRuntime
+import PostgresNIO
+
+/// Prints a line unbuffered, so every figure reaches the log even if a later step fails.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+let args = CommandLine.arguments
+guard args.count > 1 else { say("usage: nvisy-bench-rag CORPUS [repo] [N]"); exit(2) }
+let sentences = try String(contentsOfFile: args[1], encoding: .utf8).split(separator: "\n").map(String.init)
+let repo = URL(fileURLWithPath: args.count > 2 ? args[2] : FileManager.default.currentDirectoryPath)
+let total = args.count > 3 ? Int(args[3]) ?? 100_000 : 100_000
+let queryCount = 200
+guard sentences.count >= total + queryCount else { say("the corpus has \(sentences.count) sentences; \(total + queryCount) needed"); exit(2) }
+let logger: Logger = {
+    var l = Logger(label: "nvisy.bench.rag")
+    l.logLevel = .warning
+    return l
+}()
+let clock = ContinuousClock()
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+
+let work = URL(fileURLWithPath: "/tmp/nvisy-bench-rag-\(getpid())")
+try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+defer { try? FileManager.default.removeItem(at: work) }
+let pg = try await EmbeddedPostgres.start(dataDirectory: work.appendingPathComponent("pg"), logger: logger)
+let url = try await pg.createDatabase(named: "bench")
+let db = NvisyDatabase(url: try DatabaseURL(url), logger: logger)
+let pool = Task { await db.client.run() }
+let client = db.client
+@MainActor func exec(_ sql: String) async throws { try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+try await db.migrate()
+let workspace = UUID()
+try await exec("INSERT INTO workspaces (id, name) VALUES ('\(workspace)', 'bench')")
+@MainActor func file(_ id: UUID, _ name: String) async throws {
+    try await exec("INSERT INTO files (id, workspace_id, name, object_key, status) VALUES ('\(id)', '\(workspace)', '\(name)', 'f/\(id)', 'ready')")
+}
+let chunks = ChunkRepository(client: client, logger: logger)
+
+// The plugins: the shipped documents and local (Python) plus the knowledge-base sink.
+let venv = repo.appendingPathComponent(".venv")
+let plugins = work.appendingPathComponent("plugins.d")
+try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
+for (name, module) in [("documents", "nvisy_documents"), ("local", "nvisy_local")] {
+    try Data("name = \"\(name)\"\nruntime = \"python\"\nmodule = \"\(module)\"\nlibrary = \"\(repo.path)/python/providers/\(name)\"\nenabled = true\n".utf8)
+        .write(to: plugins.appendingPathComponent("\(name).toml"))
+}
+let host = PluginHost(directory: plugins, librarySearchPath: [], runtimes: [PythonRuntime(venv: venv, logger: logger)], logger: logger)
+await host.registerBuiltin(plugin: "workspace", version: "bench", providers: [ChunksSinkFactory(chunks: chunks)])
+let embedder = try await { () async throws -> any EmbeddingInstance in
+    await host.reload()
+    return try await host.makeEmbedding("local/embeddings", config: [:])
+}()
+_ = try await embedder.embed(["warm up the model"])
+
+// MARK: 1. Indexing throughput
+// Documents of 200 sentences (a paragraph each) from the first 20k sentences.
+let indexSentences = Array(sentences.prefix(20_000))
+var documents: [(file: UUID, text: String)] = []
+for start in stride(from: 0, to: indexSentences.count, by: 200) {
+    let id = UUID()
+    try await file(id, "doc-\(documents.count).txt")
+    documents.append((id, indexSentences[start..<min(start + 200, indexSentences.count)].joined(separator: "\n\n")))
+}
+await host.registerBuiltin(plugin: "bench", version: "bench", providers: [BenchDocumentsFactory(documents: documents)])
+let runID = UUID()
+let connections = StaticConnectionResolver([
+    "docs": ResolvedConnection(provider: "bench/documents", config: [:]),
+    "emb": ResolvedConnection(provider: "local/embeddings", config: [:]),
+    "kb": ResolvedConnection(provider: "workspace/chunks", config: ["workspaceId": .string(workspace.uuidString), "runId": .string(runID.uuidString)]),
+])
+let definition = PipelineDefinition(
+    nodes: [.init(id: "docs", kind: .source, connection: "docs"), .init(id: "documents", kind: .transform, transform: "documents/partition"),
+            .init(id: "chunk", kind: .transform, transform: "chunk", params: ["size": 800, "overlap": 100]),
+            .init(id: "embed", kind: .transform, transform: "embed", params: ["connection": "emb"]),
+            .init(id: "kb", kind: .sink, connection: "kb")],
+    edges: [.init(from: "docs", to: "documents"), .init(from: "documents", to: "chunk"), .init(from: "chunk", to: "embed"), .init(from: "embed", to: "kb")])
+let plan = try await PipelineCompiler(host: host, connections: connections).compile(definition)
+let executor = PipelineExecutor(host: host, checkpoints: PostgresCheckpointStore(client: client, logger: logger), logger: logger)
+var result: RunResult?
+let indexTime = await clock.measure { result = await executor.run(plan, runId: runID, options: RunOptions(batchSize: 64)) }
+var chunkTexts: [String] = []
+for try await t in try await client.query("SELECT text FROM chunks ORDER BY file_id, position", logger: logger).decode(String.self) { chunkTexts.append(t) }
+var visible = 0
+for try await n in try await client.query("SELECT count(*)::int FROM file_index_status WHERE status = 'indexed'", logger: logger).decode(Int.self) { visible = n }
+guard result?.status == .completed, visible == documents.count else {
+    say("rag indexing run \(result?.status.rawValue ?? "?"): \(result?.error?.message ?? "") — \(visible) of \(documents.count) documents visible")
+    exit(1)
+}
+// The model alone, on the same chunk texts, in the same batches as the embed built-in (64).
+let embedTime = try await clock.measure {
+    for start in stride(from: 0, to: chunkTexts.count, by: 64) { _ = try await embedder.embed(Array(chunkTexts[start..<min(start + 64, chunkTexts.count)])) }
+}
+let indexRate = Double(chunkTexts.count) / seconds(indexTime), embedRate = Double(chunkTexts.count) / seconds(embedTime)
+say("rag indexing: \(chunkTexts.count) chunks from \(documents.count) documents: \(fmt(indexRate, 0)) chunks/s, embedding model alone \(fmt(embedRate, 0)) chunks/s, ratio \(fmt(indexRate / embedRate))x (target >= 0.8x)")
+
+// MARK: 2–3. Recall and latency over N sentence chunks
+try await exec("DELETE FROM chunks")
+try await exec("DELETE FROM file_index_status")
+let queries = Array(sentences[total..<(total + queryCount)])
+let queryVectors = try await embedder.embed(queries)
+let model = EmbeddingModelName.of(provider: "local/embeddings", config: [:])
+let modelID = try await chunks.modelID(name: model, dimensions: queryVectors[0].count)
+let dims = queryVectors[0].count
+var loaded = 0
+var loadTime = Duration.zero
+
+/// Embeds and stores sentences [loaded, upTo) as one-sentence chunks, 1000 per file.
+@MainActor func load(upTo: Int) async throws {
+    while loaded < upTo {
+        let batch = Array(sentences[loaded..<min(loaded + 1000, upTo)])
+        let id = UUID()
+        try await file(id, "sentences-\(loaded).txt")
+        let vectors = try await embedder.embed(batch)
+        let run = UUID()
+        let rows = batch.enumerated().map { i, s in
+            NewChunk(fileID: id, fileVersion: 1, indexRun: run, position: i, total: batch.count, page: nil, section: nil,
+                     start: 0, end: s.count, text: s, tokenCount: TokenEstimate.tokens(s), vector: vectors[i])
+        }
+        loadTime += try await clock.measure { try await chunks.write(workspace: workspace, modelID: modelID, chunks: rows) }
+        loaded += batch.count
+    }
+}
+
+@MainActor func exact(_ vector: [Float]) async throws -> [UUID] {
+    try await client.withTransaction(logger: logger) { c in
+        try await c.query("SET LOCAL enable_indexscan = off", logger: logger)
+        try await c.query("SET LOCAL enable_bitmapscan = off", logger: logger)
+        var b = PostgresBindings()
+        b.append(workspace)
+        b.append(ChunkRepository.vectorText(vector))
+        var ids: [UUID] = []
+        for try await id in try await c.query(PostgresQuery(unsafeSQL: """
+            SELECT id FROM chunks WHERE model_id = \(modelID) AND workspace_id = $1
+            ORDER BY embedding::vector(\(dims)) <=> $2::vector(\(dims)), id LIMIT 10
+            """, binds: b), logger: logger).decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+}
+
+@MainActor func recall(efSearch: Int) async throws -> Double {
+    let search = ChunkSearch(client: client, logger: logger, efSearch: efSearch)
+    var found = 0, wanted = 0
+    for (q, v) in zip(queries, queryVectors) {
+        let truth = Set(try await exact(v))
+        let hits = try await search.search(workspace: workspace, query: q, embedding: QueryEmbedding(model: model, vector: v), k: 10, mode: .vector)
+        found += hits.filter { truth.contains($0.chunkID) }.count
+        wanted += truth.count
+    }
+    return Double(found) / Double(max(1, wanted))
+}
+
+@MainActor func latency(_ mode: SearchMode) async throws -> (p50: Double, p99: Double) {
+    let search = ChunkSearch(client: client, logger: logger)
+    var ms: [Double] = []
+    for round in 0..<2 {
+        for (q, v) in zip(queries, queryVectors) {
+            let t = try await clock.measure {
+                _ = try await search.search(workspace: workspace, query: q, embedding: QueryEmbedding(model: model, vector: v), k: 10, mode: mode)
+            }
+            if round == 1 { ms.append(seconds(t) * 1000) }
+        }
+    }
+    ms.sort()
+    return (ms[ms.count / 2], ms[min(ms.count - 1, Int(Double(ms.count) * 0.99))])
+}
+
+try await load(upTo: 20_000)
+// The figures below mean something only if the planner uses the model's HNSW index.
+let plan20k = try await ChunkSearch(client: client, logger: logger).explainVector(workspace: workspace, model: model, vector: queryVectors[0], k: 10)
+guard plan20k.contains("chunks_hnsw_m") else { say("rag: the vector search does not use the HNSW index:\n\(plan20k)"); exit(1) }
+say("rag HNSW recall@10 at 20000 sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
+try await load(upTo: total)
+let plan100k = try await ChunkSearch(client: client, logger: logger).explainVector(workspace: workspace, model: model, vector: queryVectors[0], k: 10)
+guard plan100k.contains("chunks_hnsw_m") else { say("rag: the vector search does not use the HNSW index:\n\(plan100k)"); exit(1) }
+say("rag load: \(total) sentence chunks stored (embedded + HNSW insert) at \(fmt(Double(total) / seconds(loadTime), 0)) chunks/s in the write path")
+say("rag HNSW recall@10 at \(total) sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
+let vector = try await latency(.vector), hybrid = try await latency(.hybrid), text = try await latency(.text)
+say("rag search over \(total) chunks, vector k=10: p50 \(fmt(vector.p50)) ms, p99 \(fmt(vector.p99)) ms (target p50 <= 20 ms; ef_search \(ChunkSearch(client: client, logger: logger).efSearch))")
+say("rag search over \(total) chunks, hybrid k=10: p50 \(fmt(hybrid.p50)) ms, p99 \(fmt(hybrid.p99)) ms; text only: p50 \(fmt(text.p50)) ms, p99 \(fmt(text.p99)) ms")
+await embedder.close()
+pool.cancel()
+await pg.stop()
