@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "nvisy-bench-python", targets: ["PythonBench"]),
         .executable(name: "nvisy-bench-pipeline", targets: ["PipelineBench"]),
         .library(name: "NvisyOpenAIPlugin", type: .dynamic, targets: ["OpenAIPlugin"]),
+        .library(name: "NvisyFixtureHazards", type: .dynamic, targets: ["FixtureHazards"]),
         // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
     ],
     dependencies: [
@@ -106,6 +107,7 @@ let package = Package(
                 "NvisyCore",
                 "NvisyPluginABI",
                 "CPython",
+                "CNvisyIsolation",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -155,6 +157,9 @@ let package = Package(
         ),
         // The openai plugin links Foundation(Networking) only: URLSession, no second swift-nio.
         .target(name: "OpenAIPlugin", dependencies: ["NvisyPluginKit"], path: "Plugins/OpenAI", swiftSettings: swift6),
+        // Process isolation (issue 11): the system calls Swift's Glibc does not import; a fixture that misbehaves.
+        .target(name: "CNvisyIsolation", path: "Host/CNvisyIsolation"),
+        .target(name: "FixtureHazards", dependencies: ["NvisyPluginKit"], path: "Plugins/Fixtures/Hazards", swiftSettings: swift6),
         // PLUGIN-TARGETS (NvisyPlugins, PluginABI, Plugins/)
         .target(
             name: "NvisyServer",
