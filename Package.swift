@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "nvisy-bench-pipeline", targets: ["PipelineBench"]),
         .library(name: "NvisyOpenAIPlugin", type: .dynamic, targets: ["OpenAIPlugin"]),
         .library(name: "NvisyFixtureHazards", type: .dynamic, targets: ["FixtureHazards"]),
+        .executable(name: "nvisy-bench-isolation", targets: ["IsolationBench"]),
         // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
     ],
     dependencies: [
@@ -316,6 +317,12 @@ let package = Package(
         .testTarget(
             name: "NvisyOpenAIPluginTests",
             dependencies: ["NvisyPlugins", "NvisyCore", "NvisyTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6
+        ),
+        .executableTarget(
+            name: "IsolationBench",
+            dependencies: ["NvisyPlugins", "NvisyCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Benchmarks/IsolationBench",
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

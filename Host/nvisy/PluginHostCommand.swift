@@ -12,7 +12,8 @@ struct PluginHostCommand: AsyncParsableCommand {
         shouldDisplay: false)
 
     @Option(help: "The plugin's manifest (plugins.d/<name>.toml)") var manifest: String
-    @Option(help: "The plugin library the host resolved") var library: String
+    @Option(help: "Swift plugins: the library the host resolved") var library: String?
+    @Option(help: "Python plugins: the virtual environment") var venv: String?
     @Option(help: "Address-space cap in MiB (0: none)") var memoryLimitMb: Int = 0
     @Option(help: "CPU-time cap in seconds (0: none)") var cpuLimitSeconds: Int = 0
     @Option(help: "When started as root, run as this user") var user: String?
@@ -21,6 +22,7 @@ struct PluginHostCommand: AsyncParsableCommand {
         var logger = Logger(label: "nvisy.plugin-host")
         logger.logLevel = .warning
         let options = PluginChildServer.Options(manifest: URL(fileURLWithPath: manifest), library: library,
+                                                venv: venv.map { URL(fileURLWithPath: $0) },
                                                 memoryLimitMB: memoryLimitMb, cpuLimitSeconds: cpuLimitSeconds, user: user)
         await PluginChildServer.run(options, logger: logger)
     }

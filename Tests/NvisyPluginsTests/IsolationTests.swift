@@ -79,7 +79,8 @@ struct IsolationTests {
 
     @Test("an isolated plugin serves every kind of call from its own process")
     func everyCall() async throws {
-        let dir = try TestPlugins.pluginsDirectory(["trivial.toml": Self.manifest("trivial", "libNvisyTrivialPlugin.so")])
+        // The smallest cap a manifest may set must be enough for the plugin host itself.
+        let dir = try TestPlugins.pluginsDirectory(["trivial.toml": Self.manifest("trivial", "libNvisyTrivialPlugin.so", extra: "memory_limit_mb = 512")])
         let iso = TestPlugins.host(dir)
         let report = await iso.reload()
         let summary = try #require(report.plugins.first)
@@ -197,6 +198,42 @@ struct IsolationTests {
         _ = try await probe.openCursor(after: nil).next(maxItems: 1)
         #expect(try await Self.summary(host, "hazards").restarts == 1)
         #expect(try await Self.summary(host, "hazards").childPid != nil)
+    }
+
+    @Test("a plugin that spins is stopped by its CPU-time cap")
+    func cpuCap() async throws {
+        let host = try await Self.host(["hazards.toml": Self.manifest("hazards", "libNvisyFixtureHazards.so", extra: "cpu_limit_seconds = 1")])
+        let spin = try await host.makeSink("hazards/spin", config: [:])
+        let start = ContinuousClock.now
+        await #expect(throws: NvisyError.self) { try await spin.write([ProviderItem()]) }
+        #expect(ContinuousClock.now - start < .seconds(20))
+        let s = try await Self.summary(host, "hazards")
+        #expect(s.lastCrash?.contains("SIGXCPU") == true || s.lastCrash?.contains("signal 9") == true, "\(s.lastCrash ?? "")")
+    }
+
+    @Test("a plugin that crashes again and again is restarted with growing pauses")
+    func restartBackoff() async throws {
+        let host = try await Self.host()
+        let crash = try await host.makeSink("hazards/crash", config: ["crashAt": 1])
+        var pauses: [Duration] = []
+        for _ in 0..<4 {
+            let start = ContinuousClock.now
+            await #expect(throws: NvisyError.self) { try await crash.write([ProviderItem()]) }
+            pauses.append(ContinuousClock.now - start)
+        }
+        // 1st write: the running child crashes; then restarts wait 100, 200, 400 ms first.
+        #expect(pauses[1] >= .milliseconds(100) && pauses[2] >= .milliseconds(200) && pauses[3] >= .milliseconds(400), "\(pauses)")
+        #expect(try await Self.summary(host, "hazards").restarts == 3)
+    }
+
+    @Test("a reload keeps the running child of an unchanged isolated plugin")
+    func reloadKeepsChild() async throws {
+        let host = try await Self.host()
+        let pid = try #require(try await Self.summary(host, "hazards").childPid)
+        let sink = try await host.makeSink("hazards/crash", config: ["crashAt": 100])
+        await host.reload()
+        #expect(try await Self.summary(host, "hazards").childPid == pid)
+        try await sink.write([ProviderItem()])  // the instance made before the reload still works
     }
 
     @Test("least privilege: minimal environment, no inherited descriptors, the nvisy user, credentials per instance")

@@ -9,7 +9,10 @@ import NvisyCore
 /// `@unchecked Sendable`: all mutable state is guarded by `lock`.
 final class IsolatedPluginSupervisor: @unchecked Sendable {
     let manifest: PluginManifest
-    let library: String
+    /// Swift: the resolved library; Python: nil.
+    let library: String?
+    /// Python: the host's virtual environment.
+    let venv: URL?
     let settings: IsolationSettings
     let logger: Logger
     private let lock = NSLock()
@@ -21,9 +24,10 @@ final class IsolatedPluginSupervisor: @unchecked Sendable {
     private var lastCrash: String?
     private var lastCrashAt: ContinuousClock.Instant?
 
-    init(manifest: PluginManifest, library: String, settings: IsolationSettings, logger: Logger) {
+    init(manifest: PluginManifest, library: String?, venv: URL?, settings: IsolationSettings, logger: Logger) {
         self.manifest = manifest
         self.library = library
+        self.venv = venv
         self.settings = settings
         self.logger = logger
     }
@@ -60,7 +64,9 @@ final class IsolatedPluginSupervisor: @unchecked Sendable {
         }
         if wait > .zero { try await Task.sleep(for: wait) }
         let memory = manifest.memoryLimitMB ?? settings.defaultMemoryLimitMB
-        var args = ["plugin-host", "--manifest", manifest.path.path, "--library", library, "--memory-limit-mb", "\(memory)"]
+        var args = ["plugin-host", "--manifest", manifest.path.path, "--memory-limit-mb", "\(memory)"]
+        if let library { args += ["--library", library] }
+        if let venv { args += ["--venv", venv.path] }
         if let cpu = manifest.cpuLimitSeconds { args += ["--cpu-limit-seconds", "\(cpu)"] }
         if let user = settings.user { args += ["--user", user] }
         let c = try PluginChildProcess(executable: settings.executable.path, arguments: args,

@@ -97,7 +97,9 @@ final class IsolatedProviderInstance: SourceInstance, SinkInstance, TransformIns
         let (child, id) = try await bound()
         var w = WireWriter()
         w.u32(id)
-        let slot = RegionBlob.put(&w, region: child.region, size: IsolatedBatchCodec.size(of: items)) {
+        let size = IsolatedBatchCodec.size(of: items)
+        try RegionBlob.check(size, "a batch")
+        let slot = RegionBlob.put(&w, region: child.region, size: size) {
             IsolatedBatchCodec.encode(items, into: $0)
         }
         _ = try await child.call(.write, body: w.data, timeout: timeout, hostSlot: slot)
@@ -107,7 +109,9 @@ final class IsolatedProviderInstance: SourceInstance, SinkInstance, TransformIns
         let (child, id) = try await bound()
         var w = WireWriter()
         w.u32(id)
-        let slot = RegionBlob.put(&w, region: child.region, size: IsolatedBatchCodec.size(of: items)) {
+        let size = IsolatedBatchCodec.size(of: items)
+        try RegionBlob.check(size, "a batch")
+        let slot = RegionBlob.put(&w, region: child.region, size: size) {
             IsolatedBatchCodec.encode(items, into: $0)
         }
         let answer = try await child.call(.transform, body: w.data, timeout: timeout, hostSlot: slot)
@@ -119,7 +123,9 @@ final class IsolatedProviderInstance: SourceInstance, SinkInstance, TransformIns
         let (child, id) = try await bound()
         var w = WireWriter()
         w.u32(id)
-        let slot = RegionBlob.put(&w, region: child.region, size: IsolatedBatchCodec.size(of: texts)) {
+        let size = IsolatedBatchCodec.size(of: texts)
+        try RegionBlob.check(size, "a batch")
+        let slot = RegionBlob.put(&w, region: child.region, size: size) {
             IsolatedBatchCodec.encode(texts, into: $0)
         }
         let answer = try await child.call(.embed, body: w.data, timeout: timeout, hostSlot: slot)

@@ -136,10 +136,11 @@ final class PluginChildProcess: @unchecked Sendable {
     // MARK: Reading answers
 
     private func readLoop() {
+        let reader = FrameReader(fd: socket.fd)
         while true {
             let frame: IsolationFrame?
             do {
-                frame = try socket.receive()
+                frame = try reader.receive()
             } catch {
                 kill(reason: "sent a malformed frame (\(error))")
                 break
@@ -170,15 +171,15 @@ final class PluginChildProcess: @unchecked Sendable {
             let name = Self.signalNames[signal].map { " (\($0))" } ?? ""
             reason = "was killed by signal \(signal)\(name)"
         }
-        let (waiting, killed) = lock.withLock { () -> ([Pending], String?) in
-            let w = Array(pending.values)
-            pending = [:]
-            return (w, killReason)
-        }
-        if let killed { reason = killed }
-        let error = NvisyError(.unavailable, "plugin \"\(plugin)\": its process \(pid) \(reason); the call is retried in a new process",
+        // Mark it dead and take the waiting calls in one step: a call that registers later sees `death`.
+        let waiting = lock.withLock { () -> [Pending] in
+            if let killReason { reason = killReason }
+            death = NvisyError(.unavailable, "plugin \"\(plugin)\": its process \(pid) \(reason); the call is retried in a new process",
                                retry: .transient)
-        lock.withLock { death = error }
+            defer { pending = [:] }
+            return Array(pending.values)
+        }
+        let error = lock.withLock { death! }
         // The supervisor records the crash before the callers hear of it, so that what they
         // see next (GET /api/v1/plugins, a retry) already knows.
         onExit(self, reason)

@@ -18,16 +18,20 @@ public final class PluginChildServer: @unchecked Sendable {
     /// What the child is told on its command line.
     public struct Options: Sendable {
         public var manifest: URL
-        public var library: String
+        /// Swift plugins: the library the host resolved (the child has no search path of its own).
+        public var library: String?
+        /// Python plugins: the virtual environment the embedded interpreter uses.
+        public var venv: URL?
         public var memoryLimitMB: Int
         public var cpuLimitSeconds: Int
         public var user: String?
         public var socketFD: Int32 = 3
         public var regionFD: Int32 = 4
 
-        public init(manifest: URL, library: String, memoryLimitMB: Int, cpuLimitSeconds: Int, user: String?) {
+        public init(manifest: URL, library: String?, venv: URL? = nil, memoryLimitMB: Int, cpuLimitSeconds: Int, user: String?) {
             self.manifest = manifest
             self.library = library
+            self.venv = venv
             self.memoryLimitMB = memoryLimitMB
             self.cpuLimitSeconds = cpuLimitSeconds
             self.user = user
@@ -80,11 +84,16 @@ public final class PluginChildServer: @unchecked Sendable {
         HostAPI.logger = logger
         do {
             var manifest = try PluginManifest.load(from: options.manifest)
-            guard manifest.runtime == "swift" else {
-                throw NvisyError.invalidInput("isolation = \"process\" runs runtime \"swift\" plugins only (this one is \"\(manifest.runtime)\")")
+            let runtime: any PluginRuntime
+            switch manifest.runtime {
+            case "swift":
+                manifest.library = options.library ?? manifest.library
+                runtime = SwiftPluginRuntime(resolver: PluginLibraryResolver(searchPath: []))
+            case "python":
+                runtime = PythonRuntime(venv: options.venv ?? PythonRuntime.defaultVenv, logger: logger)
+            default:
+                throw NvisyError.invalidInput("no \"\(manifest.runtime)\" runtime in the plugin host")
             }
-            manifest.library = options.library
-            let runtime = SwiftPluginRuntime(resolver: PluginLibraryResolver(searchPath: []))
             let loaded = try await runtime.load(manifest)
             factories = Dictionary(uniqueKeysWithValues: loaded.providers.map { ($0.descriptor.name, $0) })
             describeAnswer = try JSONEncoder().encode(DescribeAnswer(version: loaded.version, location: loaded.location,
@@ -97,8 +106,9 @@ public final class PluginChildServer: @unchecked Sendable {
     }
 
     private func readLoop() {
+        let reader = FrameReader(fd: socket.fd)
         while true {
-            guard let frame = try? socket.receive() else { break }
+            guard let frame = try? reader.receive() else { break }
             switch frame.op {
             case .release:
                 var r = WireReader(frame.body)
@@ -192,7 +202,9 @@ public final class PluginChildServer: @unchecked Sendable {
             guard let cursor = lock.withLock({ cursors[id] }) else { throw NvisyError.internal("no cursor \(id) in the plugin process") }
             guard let items = try await cursor.next(maxItems: max) else { return (.end, Data()) }
             var w = WireWriter()
-            _ = RegionBlob.put(&w, region: region, size: IsolatedBatchCodec.size(of: items)) { IsolatedBatchCodec.encode(items, into: $0) }
+            let size = IsolatedBatchCodec.size(of: items)
+            try RegionBlob.check(size, "a batch")
+            _ = RegionBlob.put(&w, region: region, size: size) { IsolatedBatchCodec.encode(items, into: $0) }
             return (.ok, w.data)
         case .write:
             let sink = try instance(&r, as: (any SinkInstance).self, "write")
@@ -207,7 +219,9 @@ public final class PluginChildServer: @unchecked Sendable {
                 throw NvisyError(.unavailable, "\(e.descriptor.id): embed returned vectors of different lengths", retry: .permanent)
             }
             var w = WireWriter()
-            _ = RegionBlob.put(&w, region: region, size: IsolatedBatchCodec.size(of: vectors)) { IsolatedBatchCodec.encode(vectors, into: $0) }
+            let size = IsolatedBatchCodec.size(of: vectors)
+            try RegionBlob.check(size, "the vectors")
+            _ = RegionBlob.put(&w, region: region, size: size) { IsolatedBatchCodec.encode(vectors, into: $0) }
             return (.ok, w.data)
         case .complete:
             let c = try instance(&r, as: (any CompletionInstance).self, "complete")

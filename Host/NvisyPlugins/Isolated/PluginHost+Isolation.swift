@@ -10,30 +10,42 @@ extension PluginHost {
     /// Loads an `isolation = "process"` plugin: starts (or keeps) its child, asks it what the
     /// plugin provides, and answers factories whose instances live in that child.
     func loadIsolated(_ manifest: PluginManifest) async throws -> LoadedPlugin {
-        guard manifest.runtime == "swift" else {
-            throw NvisyError.invalidInput("isolation = \"process\" supports runtime \"swift\" plugins only (this one is \"\(manifest.runtime)\"); use isolation = \"none\"")
-        }
-        guard let library = manifest.library else { throw NvisyError.invalidInput("`library` is missing") }
-        let dir = manifest.path.deletingLastPathComponent()
-        guard let url = resolver.resolve(library, manifestDirectory: dir) else {
-            let tried = resolver.candidates(for: library, manifestDirectory: dir).map(\.path).joined(separator: ", ")
-            throw NvisyError.notFound(
-                "library \"\(library)\" not found (looked in: \(tried)); build it (`swift build`) or set NVISY_PLUGIN_PATH")
+        var libraryPath: String?
+        var venv: URL?
+        switch manifest.runtime {
+        case "swift":
+            guard let library = manifest.library else { throw NvisyError.invalidInput("`library` is missing") }
+            let dir = manifest.path.deletingLastPathComponent()
+            guard let url = resolver.resolve(library, manifestDirectory: dir) else {
+                let tried = resolver.candidates(for: library, manifestDirectory: dir).map(\.path).joined(separator: ", ")
+                throw NvisyError.notFound(
+                    "library \"\(library)\" not found (looked in: \(tried)); build it (`swift build`) or set NVISY_PLUGIN_PATH")
+            }
+            libraryPath = url.path
+        case "python":
+            guard let python = runtimes["python"] as? PythonRuntime else {
+                throw NvisyError.invalidInput("no \"python\" runtime in this host")
+            }
+            venv = python.venv
+        default:
+            throw NvisyError.invalidInput("no \"\(manifest.runtime)\" runtime in this host")
         }
         guard FileManager.default.isExecutableFile(atPath: isolationSettings.executable.path) else {
             throw NvisyError.notFound("the plugin host executable \(isolationSettings.executable.path) is missing; build `nvisy` (swift build --product nvisy)")
         }
         let supervisor: IsolatedPluginSupervisor
-        if let s = supervisors[manifest.name], s.manifest == manifest, s.library == url.path, s.settings == isolationSettings {
+        if let s = supervisors[manifest.name], s.manifest == manifest, s.library == libraryPath, s.venv == venv,
+           s.settings == isolationSettings {
             supervisor = s
         } else {
-            supervisor = IsolatedPluginSupervisor(manifest: manifest, library: url.path, settings: isolationSettings, logger: logger)
+            supervisor = IsolatedPluginSupervisor(manifest: manifest, library: libraryPath, venv: venv, settings: isolationSettings,
+                                                  logger: logger)
         }
         let child = try await supervisor.current()
-        let answer = try await child.call(.describe, timeout: .seconds(60))
+        let answer = try await child.call(.describe, timeout: .seconds(30))
         let described = try JSONDecoder().decode(DescribeAnswer.self, from: answer.body)
         supervisors[manifest.name] = supervisor
-        return LoadedPlugin(version: described.version, location: described.location ?? url.path,
+        return LoadedPlugin(version: described.version, location: described.location ?? libraryPath,
                             providers: described.providers.map { IsolatedProviderFactory(descriptor: $0, supervisor: supervisor) })
     }
 

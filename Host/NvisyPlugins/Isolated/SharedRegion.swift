@@ -72,6 +72,14 @@ final class SharedRegion: @unchecked Sendable {
 /// A body too big for the socket travels in a slot: the frame carries `u8 1 | u32 slot | u32 length`;
 /// otherwise `u8 0 | pad | u32 length | bytes` inline.
 enum RegionBlob {
+    /// Refuses a blob that cannot cross at all (bigger than a slot and than a frame may be).
+    static func check(_ size: Int, _ what: String) throws {
+        guard size <= IsolationFrame.maxBody - 64 else {
+            throw NvisyError(.invalidInput, "\(what) of \(size) bytes is more than the \(IsolationFrame.maxBody >> 20) MiB one call to a plugin process carries; use smaller batches",
+                             retry: .permanent)
+        }
+    }
+
     /// Writes a blob of `size` bytes (filled by `fill`) to `w`: through a free slot when it is big
     /// enough to be worth it and fits, else inline. Answers the slot used, if any.
     static func put(_ w: inout WireWriter, region: SharedRegion, size: Int,

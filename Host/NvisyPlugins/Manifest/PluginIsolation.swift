@@ -28,8 +28,8 @@ extension PluginManifest {
         }
         memoryLimitMB = try positive("memory_limit_mb")
         cpuLimitSeconds = try positive("cpu_limit_seconds")
-        if let m = memoryLimitMB, m < 256 {
-            throw bad("`memory_limit_mb` = \(m) is too small: the plugin host process alone needs about 256 MiB of address space")
+        if let m = memoryLimitMB, m < 512 {
+            throw bad("`memory_limit_mb` = \(m) is too small: the plugin host process alone (its Swift runtime, threads and the 32 MiB shared region) needs about 300 MiB of address space; use 512 or more")
         }
     }
 }

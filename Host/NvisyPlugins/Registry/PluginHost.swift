@@ -21,7 +21,7 @@ public actor PluginHost {
     public nonisolated let resolver: PluginLibraryResolver
     public nonisolated let defaultCallOptions: ProviderCallOptions
     let logger: Logger
-    private var runtimes: [String: any PluginRuntime] = [:]
+    var runtimes: [String: any PluginRuntime] = [:]
 
     private var summaries: [PluginSummary] = []
     private var factories: [String: any ProviderFactory] = [:]

@@ -10,7 +10,7 @@ import Glibc
 
 @_cdecl("nvisy_plugin_entry")
 public func nvisyPluginEntry(_ host: UnsafeRawPointer?) -> UnsafeRawPointer? {
-    export(host, plugin: "hazards", version: "0.1.0", Crash.self, CrashSource.self, Hog.self, Sleeper.self, Probe.self)
+    export(host, plugin: "hazards", version: "0.1.0", Crash.self, CrashSource.self, Hog.self, Sleeper.self, Spin.self, Probe.self)
 }
 
 /// Items seen by this process, across instances: a crash "on the 1000th item" means the
@@ -107,6 +107,18 @@ public final class Sleeper: SinkProvider {
 
     public func write(_ items: [Item], context: CallContext) throws {
         while true { sleep(1) }
+    }
+}
+
+/// `hazards/spin`: a sink whose write burns CPU forever (and ignores cancellation).
+public final class Spin: SinkProvider {
+    public static let name = "spin"
+    public static let dataType = DataType.object
+    public init(config: NoConfig, credentials: NoConfig) throws {}
+
+    public func write(_ items: [Item], context: CallContext) throws {
+        var x: UInt64 = 1
+        while x != 0 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
     }
 }
 
