@@ -9,43 +9,65 @@ import NvisyPluginABI
 enum IsolatedBatchCodec {
     private static let noVector = UInt32.max
 
+    /// Calls `body` with an item's metadata, payload, token and vector as raw memory — for an
+    /// item that views a copied batch, straight from the batch (no `Data` per field).
+    @inline(__always)
+    static func withFields<R>(_ item: ProviderItem, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer,
+                                                               UnsafeRawBufferPointer, UnsafeBufferPointer<Float>?) -> R) -> R {
+        switch item.storage {
+        case .copied(let batch, let i):
+            let it = batch.items[i]
+            func raw(_ b: nvisy_bytes) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: b.data, count: b.data == nil ? 0 : b.len) }
+            let vector = it.vector.map { UnsafeBufferPointer(start: $0, count: it.vector_len) }
+            return withExtendedLifetime(batch) { body(raw(it.metadata), raw(it.payload), raw(it.resume_token), vector) }
+        case .owned(let f):
+            return f.metadata.withUnsafeBytes { m in
+                f.payload.withUnsafeBytes { p in
+                    f.resumeToken.withUnsafeBytes { t in
+                        if let v = f.vector { return v.withUnsafeBufferPointer { body(m, p, t, $0) } }
+                        return body(m, p, t, nil)
+                    }
+                }
+            }
+        }
+    }
+
     static func size(of items: [ProviderItem]) -> Int {
         var n = 4 + 16 * items.count
         for item in items {
-            n += item.metadata.count + item.payload.count + item.resumeToken.count + (item.vector?.count ?? 0) * 4
+            n += withFields(item) { m, p, t, v in m.count + p.count + t.count + (v?.count ?? 0) * 4 }
         }
         return n
     }
 
     /// Writes `items` into `out`, which is exactly ``size(of:)`` bytes.
     static func encode(_ items: [ProviderItem], into out: UnsafeMutableRawBufferPointer) {
-        var at = 0
-        func put(_ v: UInt32) {
-            out.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt32.self)
-            at += 4
+        let base = out.baseAddress!
+        var at = 4 + 16 * items.count
+        var bytesAt = at
+        // Vectors first (4-byte aligned after the fixed fields), then every item's bytes.
+        for item in items {
+            bytesAt += withFields(item) { _, _, _, v in (v?.count ?? 0) * 4 }
         }
-        func copy(_ d: Data) {
-            d.withUnsafeBytes { b in
-                if b.count > 0 { (out.baseAddress! + at).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+        out.storeBytes(of: UInt32(items.count).littleEndian, as: UInt32.self)
+        for (k, item) in items.enumerated() {
+            withFields(item) { m, p, t, v in
+                let h = 4 + 16 * k
+                out.storeBytes(of: UInt32(m.count).littleEndian, toByteOffset: h, as: UInt32.self)
+                out.storeBytes(of: UInt32(p.count).littleEndian, toByteOffset: h + 4, as: UInt32.self)
+                out.storeBytes(of: UInt32(t.count).littleEndian, toByteOffset: h + 8, as: UInt32.self)
+                out.storeBytes(of: (v.map { UInt32($0.count) } ?? noVector).littleEndian, toByteOffset: h + 12, as: UInt32.self)
+                if let v, v.count > 0 {
+                    (base + at).copyMemory(from: v.baseAddress!, byteCount: v.count * 4)
+                    at += v.count * 4
+                }
+                if m.count > 0 { (base + bytesAt).copyMemory(from: m.baseAddress!, byteCount: m.count) }
+                bytesAt += m.count
+                if p.count > 0 { (base + bytesAt).copyMemory(from: p.baseAddress!, byteCount: p.count) }
+                bytesAt += p.count
+                if t.count > 0 { (base + bytesAt).copyMemory(from: t.baseAddress!, byteCount: t.count) }
+                bytesAt += t.count
             }
-            at += d.count
-        }
-        put(UInt32(items.count))
-        for item in items {
-            put(UInt32(item.metadata.count))
-            put(UInt32(item.payload.count))
-            put(UInt32(item.resumeToken.count))
-            put(item.vector.map { UInt32($0.count) } ?? noVector)
-        }
-        for item in items {
-            guard let v = item.vector, !v.isEmpty else { continue }
-            v.withUnsafeBytes { b in (out.baseAddress! + at).copyMemory(from: b.baseAddress!, byteCount: b.count) }
-            at += v.count * 4
-        }
-        for item in items {
-            copy(item.metadata)
-            copy(item.payload)
-            copy(item.resumeToken)
         }
     }
 
