@@ -172,8 +172,9 @@ struct IsolationTests {
 
     @Test("a plugin that sleeps forever is killed at its timeout; the host keeps answering")
     func hangIsKilled() async throws {
-        let host = try await Self.host(options: ProviderCallOptions(timeout: .seconds(1)))
-        let sleeper = try await host.makeSink("hazards/sleeper", config: [:])
+        let host = try await Self.host()
+        // Only the sleeper has a short timeout (a loaded test machine may take a second to start a child).
+        let sleeper = try await host.makeSink("hazards/sleeper", config: [:], options: ProviderCallOptions(timeout: .seconds(2)))
         let start = ContinuousClock.now
         // While the child hangs, the host (and an in-process provider) keeps working.
         async let hung: Void = sleeper.write([ProviderItem()])
@@ -187,9 +188,9 @@ struct IsolationTests {
             Issue.record("the sleeper's write returned")
         } catch let e as NvisyError {
             #expect(e.retry == .transient)
-            #expect(e.message.contains("did not answer `write` within 1.0 seconds"), "\(e)")
+            #expect(e.message.contains("did not answer `write` within 2.0 seconds"), "\(e)")
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(10))
         let s = try await Self.summary(host, "hazards")
         #expect(s.lastCrash?.contains("did not answer") == true)
         #expect(s.childPid == nil)  // started again only when needed
