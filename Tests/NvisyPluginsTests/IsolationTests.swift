@@ -237,6 +237,22 @@ struct IsolationTests {
         try await sink.write([ProviderItem()])  // the instance made before the reload still works
     }
 
+    @Test("as root: a manifest only root can read still loads; a library the nvisy user cannot read fails with why",
+          .enabled(if: getuid() == 0 && getpwnam("nvisy") != nil))
+    func unprivilegedUserReach() async throws {
+        let closed = try TestPlugins.tempDirectory("closed")
+        chmod(closed.path, 0o700)
+        try FileManager.default.copyItem(at: TestPlugins.library("NvisyFixtureHazards"), to: closed.appendingPathComponent("libHidden.so"))
+        try Data(Self.manifest("hazards", TestPlugins.library("NvisyFixtureHazards").path).utf8).write(to: closed.appendingPathComponent("hazards.toml"))
+        try Data(Self.manifest("hidden", closed.appendingPathComponent("libHidden.so").path).utf8).write(to: closed.appendingPathComponent("hidden.toml"))
+        let host = TestPlugins.host(closed)
+        let report = await host.reload()
+        #expect(report.plugins.first { $0.manifestPath.hasSuffix("hazards.toml") }?.status == .loaded)
+        let hidden = try #require(report.plugins.first { $0.manifestPath.hasSuffix("hidden.toml") })
+        #expect(hidden.status == .failed)
+        #expect(hidden.error?.contains("runs as user \"nvisy\": it must be able to read the library") == true, "\(hidden.error ?? "")")
+    }
+
     @Test("least privilege: minimal environment, no inherited descriptors, the nvisy user, credentials per instance")
     func leastPrivilege() async throws {
         // A descriptor the host opens without close-on-exec must not reach the child.

@@ -59,6 +59,10 @@ public final class PluginChildServer: @unchecked Sendable {
     /// Confines this process, loads the plugin and serves until the host closes the socket
     /// (then the process exits). Never returns.
     public static func run(_ options: Options, logger: Logger) async -> Never {
+        // The manifest is read before the switch of user (the host could read it, so may we);
+        // the plugin's own files are opened only after it, as that user.
+        let manifest = Result { try PluginManifest.load(from: options.manifest) }
+        let switchedUser = getuid() == 0 && options.user != nil
         var why = [CChar](repeating: 0, count: 512)
         let memory = UInt64(max(0, options.memoryLimitMB)) << 20
         if nvisy_child_confine(memory, UInt64(max(0, options.cpuLimitSeconds)), options.user, getppid(), &why, why.count) != 0 {
@@ -73,17 +77,17 @@ public final class PluginChildServer: @unchecked Sendable {
             exit(71)
         }
         let server = PluginChildServer(socket: options.socketFD, region: region)
-        await server.load(options, logger: logger)
+        await server.load(manifest, options, switchedUser: switchedUser, logger: logger)
         let reader = Thread { server.readLoop() }
         reader.name = "nvisy-plugin-host-reader"
         reader.start()
         while true { try? await Task.sleep(for: .seconds(3600)) }
     }
 
-    private func load(_ options: Options, logger: Logger) async {
+    private func load(_ parsed: Result<PluginManifest, any Error>, _ options: Options, switchedUser: Bool, logger: Logger) async {
         HostAPI.logger = logger
         do {
-            var manifest = try PluginManifest.load(from: options.manifest)
+            var manifest = try parsed.get()
             let runtime: any PluginRuntime
             switch manifest.runtime {
             case "swift":
@@ -99,7 +103,11 @@ public final class PluginChildServer: @unchecked Sendable {
             describeAnswer = try JSONEncoder().encode(DescribeAnswer(version: loaded.version, location: loaded.location,
                                                                      providers: loaded.providers.map(\.descriptor)))
         } catch let e as NvisyError {
-            loadError = NvisyError(e.kind, e.message, retry: .permanent)
+            // Running as the unprivileged user, a file the host could read may be out of reach.
+            let text = e.message.lowercased()
+            let hint = switchedUser && ["permission", "not found", "cannot load", "cannot read"].contains(where: text.contains)
+                ? " (the plugin process runs as user \"\(options.user ?? "")\": it must be able to read the library and every directory above it)" : ""
+            loadError = NvisyError(e.kind, e.message + hint, retry: .permanent)
         } catch {
             loadError = NvisyError(.invalidInput, "\(error)", retry: .permanent)
         }
