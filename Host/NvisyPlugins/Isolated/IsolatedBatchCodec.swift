@@ -20,7 +20,8 @@ enum IsolatedBatchCodec {
             func raw(_ b: nvisy_bytes) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: b.data, count: b.data == nil ? 0 : b.len) }
             let vector = it.vector.map { UnsafeBufferPointer(start: $0, count: it.vector_len) }
             return withExtendedLifetime(batch) { body(raw(it.metadata), raw(it.payload), raw(it.resume_token), vector) }
-        case .owned(let f):
+        default:  // owned, or another runtime's view: its fields as Data
+            let f = item.fields
             return f.metadata.withUnsafeBytes { m in
                 f.payload.withUnsafeBytes { p in
                     f.resumeToken.withUnsafeBytes { t in
