@@ -24,6 +24,8 @@ let package = Package(
         .executable(name: "nvisy-bench-pipeline", targets: ["PipelineBench"]),
         .executable(name: "nvisy-bench-rag", targets: ["RAGBench"]),
         .library(name: "NvisyOpenAIPlugin", type: .dynamic, targets: ["OpenAIPlugin"]),
+        .library(name: "NvisyFixtureHazards", type: .dynamic, targets: ["FixtureHazards"]),
+        .executable(name: "nvisy-bench-isolation", targets: ["IsolationBench"]),
         // PLUGIN-PRODUCTS (plugin host issue: NvisyPluginKit and the Plugins/ dynamic libraries)
     ],
     dependencies: [
@@ -107,6 +109,7 @@ let package = Package(
                 "NvisyCore",
                 "NvisyPluginABI",
                 "CPython",
+                "CNvisyIsolation",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -156,6 +159,9 @@ let package = Package(
         ),
         // The openai plugin links Foundation(Networking) only: URLSession, no second swift-nio.
         .target(name: "OpenAIPlugin", dependencies: ["NvisyPluginKit"], path: "Plugins/OpenAI", swiftSettings: swift6),
+        // Process isolation (issue 11): the system calls Swift's Glibc does not import; a fixture that misbehaves.
+        .target(name: "CNvisyIsolation", path: "Host/CNvisyIsolation"),
+        .target(name: "FixtureHazards", dependencies: ["NvisyPluginKit"], path: "Plugins/Fixtures/Hazards", swiftSettings: swift6),
         // PLUGIN-TARGETS (NvisyPlugins, PluginABI, Plugins/)
         .target(
             name: "NvisyServer",
@@ -325,6 +331,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Benchmarks/RAGBench",
+            swiftSettings: swift6
+        ),
+        .executableTarget(
+            name: "IsolationBench",
+            dependencies: ["NvisyPlugins", "NvisyCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Benchmarks/IsolationBench",
             swiftSettings: swift6
         ),
         // TEST-TARGETS (NvisyNATSTests, NvisyPluginsTests, ...)

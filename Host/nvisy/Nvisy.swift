@@ -13,7 +13,7 @@ struct Nvisy: AsyncParsableCommand {
         version: version,
         subcommands: [ServeCommand.self, WorkerCommand.self, MigrateCommand.self, KeysCommand.self, PluginsCommand.self,
                       LoginCommand.self, LogoutCommand.self, WorkspacesCommand.self, ConnectionsCommand.self,
-                      PipelinesCommand.self, RunsCommand.self, FilesCommand.self],
+                      PipelinesCommand.self, RunsCommand.self, FilesCommand.self, PluginHostCommand.self],
         defaultSubcommand: nil
     )
 

@@ -30,6 +30,9 @@ struct PluginsCommand: AsyncParsableCommand {
             for plugin in plugins {
                 print("\(plugin.name)\t\(plugin.status.rawValue)\t\(plugin.runtime ?? "-")\t\(plugin.version ?? "-")\t\(plugin.manifestPath)")
                 if let error = plugin.error { print("  error: \(error)") }
+                if plugin.isolation == .process {
+                    print("  isolation: process\tpid \(plugin.childPid.map(String.init) ?? "-")\trestarts \(plugin.restarts ?? 0)\(plugin.lastCrash.map { "\tlast crash: \($0)" } ?? "")")
+                }
                 for provider in plugin.providers {
                     print("  \(provider.id)\t\(provider.kinds.map(\.rawValue).joined(separator: ","))\t\(provider.dataType.rawValue)")
                 }

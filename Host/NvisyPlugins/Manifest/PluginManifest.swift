@@ -12,6 +12,10 @@ import TOMLKit
 /// enabled = true
 /// description = "Local files"      # optional
 ///
+/// isolation = "none"             # optional: "process" runs it in a child process (see Isolated/)
+/// memory_limit_mb = 2048           # optional, process isolation: the child's address-space cap
+/// cpu_limit_seconds = 3600         # optional, process isolation: the child's CPU-time cap
+///
 /// [defaults.files]                 # optional: config defaults for provider "files"
 /// recursive = true
 /// ```
@@ -25,6 +29,12 @@ public struct PluginManifest: Sendable, Hashable {
     public var description: String?
     /// Config defaults per provider name (JSON objects).
     public var defaults: [String: JSONValue]
+    /// Where the plugin runs: in the host (default) or in a child process of its own.
+    public var isolation: PluginIsolation = .none
+    /// Process isolation: the child's address-space cap in MiB (nil: the host's default).
+    public var memoryLimitMB: Int?
+    /// Process isolation: the child's CPU-time cap in seconds (nil: none).
+    public var cpuLimitSeconds: Int?
 
     public init(path: URL, name: String, runtime: String, library: String? = nil, module: String? = nil,
                 enabled: Bool = true, description: String? = nil, defaults: [String: JSONValue] = [:]) {
@@ -57,7 +67,8 @@ public struct PluginManifest: Sendable, Hashable {
             throw NvisyError.invalidInput("\(path.path): not valid TOML: \(error)")
         }
         func bad(_ what: String) -> NvisyError { .invalidInput("\(path.path): \(what)") }
-        let known: Set = ["name", "runtime", "library", "module", "enabled", "description", "defaults", "version"]
+        let known: Set = ["name", "runtime", "library", "module", "enabled", "description", "defaults", "version",
+                          "isolation", "memory_limit_mb", "cpu_limit_seconds"]
         if let unknown = table.keys.first(where: { !known.contains($0) }) {
             throw bad("unknown key `\(unknown)` (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -87,8 +98,10 @@ public struct PluginManifest: Sendable, Hashable {
                 defaults[key] = jsonValue(sub)
             }
         }
-        return PluginManifest(path: path, name: name, runtime: runtime, library: library, module: module,
-                              enabled: enabled, description: table["description"]?.string, defaults: defaults)
+        var manifest = PluginManifest(path: path, name: name, runtime: runtime, library: library, module: module,
+                                      enabled: enabled, description: table["description"]?.string, defaults: defaults)
+        try manifest.parseIsolation(table, bad)
+        return manifest
     }
 
     static func jsonValue(_ value: any TOMLValueConvertible) -> JSONValue {

@@ -27,6 +27,14 @@ public struct PluginSummary: Sendable, Codable, Hashable {
     /// Why the plugin failed: what is wrong and what to do.
     public var error: String?
     public var providers: [ProviderDescriptor]
+    /// Where its providers run: in the host (`none`) or in a child process (`process`).
+    public var isolation: PluginIsolation = .none
+    /// Process isolation: the running child's pid (nil while none runs).
+    public var childPid: Int?
+    /// Process isolation: how many times its child was restarted after dying.
+    public var restarts: Int?
+    /// Process isolation: why its last child died (a signal, a cap, a timeout).
+    public var lastCrash: String?
 
     public init(name: String, version: String? = nil, runtime: String? = nil, manifestPath: String,
                 library: String? = nil, enabled: Bool, status: PluginStatus, error: String? = nil,

@@ -20,13 +20,17 @@ public actor PluginHost {
     public nonisolated let directory: URL
     public nonisolated let resolver: PluginLibraryResolver
     public nonisolated let defaultCallOptions: ProviderCallOptions
-    private let logger: Logger
-    private var runtimes: [String: any PluginRuntime] = [:]
+    let logger: Logger
+    var runtimes: [String: any PluginRuntime] = [:]
 
     private var summaries: [PluginSummary] = []
     private var factories: [String: any ProviderFactory] = [:]
     private var descriptors: [String: ProviderDescriptor] = [:]
     private var builtins: [String: (version: String, providers: [any ProviderFactory])] = [:]
+    /// `isolation = "process"` plugins: the supervisor of each one's child (see PluginHost+Isolation.swift).
+    var supervisors: [String: IsolatedPluginSupervisor] = [:]
+    /// How isolated plugins' children are started.
+    public internal(set) var isolationSettings: IsolationSettings = .default
 
     /// - Parameters:
     ///   - directory: the `plugins.d` directory with one `*.toml` manifest per plugin.
@@ -115,14 +119,23 @@ public actor PluginHost {
             return fail("duplicate plugin name \"\(manifest.name)\" (also in \(other)); rename one")
         }
         guard manifest.enabled else { return summary }
-        guard let runtime = runtimes[manifest.runtime] else {
-            return fail("no \"\(manifest.runtime)\" runtime in this host")
-        }
+        summary.isolation = manifest.isolation
         let loaded: LoadedPlugin
-        do {
-            loaded = try await runtime.load(manifest)
-        } catch {
-            return fail("\(error)")
+        if manifest.isolation == .process {
+            do {
+                loaded = try await loadIsolated(manifest)
+            } catch {
+                return fail("\(error)")
+            }
+        } else {
+            guard let runtime = runtimes[manifest.runtime] else {
+                return fail("no \"\(manifest.runtime)\" runtime in this host")
+            }
+            do {
+                loaded = try await runtime.load(manifest)
+            } catch {
+                return fail("\(error)")
+            }
         }
         summary.version = loaded.version
         summary.library = loaded.location ?? summary.library
@@ -193,7 +206,7 @@ public actor PluginHost {
                           enabled: true, status: .loaded,
                           providers: descriptors.values.filter { $0.plugin == name }.sorted { $0.name < $1.name })
         }
-        return b + summaries
+        return b + summaries.map(withIsolationStatus)
     }
 
     /// One plugin by name.
