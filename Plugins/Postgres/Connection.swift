@@ -9,6 +9,9 @@ final class PGConnection {
     let password: String?
     /// Bumped on every new server connection: session state (temporary tables) is per connection.
     private(set) var generation = 0
+    /// The SQLSTATE of the last statement that failed ("" if none was given), so a caller can
+    /// tell a duplicate key (23505) from other refusals.
+    private(set) var lastErrorState = ""
 
     init(url: String, password: String?) {
         self.url = url
@@ -41,6 +44,7 @@ final class PGConnection {
     /// Runs `sql` with text parameters; returns the rows as text (nil = SQL NULL).
     @discardableResult
     func query(_ sql: String, _ params: [String?] = []) throws -> [[String?]] {
+        lastErrorState = ""
         let c = try connect()
         let res: OpaquePointer? = sql.withCString { s in
             withOptionalCStrings(params) { p in PQexecParams(c, s, Int32(params.count), nil, p, nil, nil, 0) }
@@ -53,6 +57,7 @@ final class PGConnection {
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
             let msg = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
             let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            lastErrorState = state
             throw PGConnection.classify(state: state, message: msg)
         }
         var rows: [[String?]] = []
@@ -70,6 +75,7 @@ final class PGConnection {
 
     /// Runs `COPY … FROM STDIN` (text format) with `data` as its rows.
     func copyIn(_ sql: String, data: [UInt8]) throws {
+        lastErrorState = ""
         let c = try connect()
         guard let start = PQexec(c, sql) else {
             throw PluginError.transient("postgres: \(String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines))")
@@ -77,7 +83,7 @@ final class PGConnection {
         let status = PQresultStatus(start)
         if status != PGRES_COPY_IN {
             defer { PQclear(start) }
-            throw Self.error(of: start)
+            throw failed(start)
         }
         PQclear(start)
         // Feed in pieces: libpq buffers each call, and one huge call would double the memory.
@@ -93,7 +99,7 @@ final class PGConnection {
         _ = PQputCopyEnd(c, sent ? nil : "client could not send the rows")
         var failure: PluginError?
         while let res = PQgetResult(c) {
-            if failure == nil, PQresultStatus(res) != PGRES_COMMAND_OK { failure = Self.error(of: res) }
+            if failure == nil, PQresultStatus(res) != PGRES_COMMAND_OK { failure = failed(res) }
             PQclear(res)
         }
         if let failure { throw failure }
@@ -106,10 +112,12 @@ final class PGConnection {
         if let res = PQexec(conn, "ROLLBACK") { PQclear(res) }
     }
 
-    private static func error(of res: OpaquePointer) -> PluginError {
+    /// The error of a failed result; remembers its SQLSTATE in ``lastErrorState``.
+    private func failed(_ res: OpaquePointer) -> PluginError {
         let msg = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
         let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
-        return classify(state: state, message: msg)
+        lastErrorState = state
+        return Self.classify(state: state, message: msg)
     }
 
     static func classify(state: String, message: String) -> PluginError {

@@ -1,12 +1,18 @@
 import Foundation
 import NvisyPluginKit
 
-/// The sink's fast path: `COPY` into a temporary staging table, then one upsert into the table.
+/// The sink's fast path: `COPY`, straight into the table when the batch's keys are new, else
+/// into a temporary staging table followed by one upsert into the table.
 ///
-/// `COPY` is PostgreSQL's cheapest way in, but it cannot upsert; the staging table (created
-/// once per connection, `ON COMMIT DELETE ROWS` so it is empty at the start of every batch)
-/// takes the rows, and `INSERT … SELECT … ON CONFLICT (key) DO UPDATE` makes the write
-/// idempotent. Both run in one transaction: a batch is written whole or not at all.
+/// `COPY` is PostgreSQL's cheapest way in, but it cannot upsert. Most batches carry only new
+/// keys (a first load, or the rows past a resumed run's first few), so the sink first COPYs
+/// the batch straight into the table in its own transaction: the key's unique index refuses
+/// the whole batch (23505) if a key exists, and nothing is written. Only then does the batch
+/// take the merge path: the staging table (created once per connection, `ON COMMIT DELETE
+/// ROWS` so it is empty at the start of every batch) takes the rows, and `INSERT … SELECT …
+/// ON CONFLICT (key) DO UPDATE` makes the write idempotent. Either way a batch is written
+/// whole or not at all, and writing it twice leaves the table as writing it once: the same
+/// semantics as always merging, at the price of a plain COPY when there is nothing to merge.
 extension Table {
     /// Writes `items` through COPY; false when some record is not flat (the caller then uses
     /// the general path). Errors are the same as the general path's.
@@ -27,6 +33,46 @@ extension Table {
             throw PluginError.permanent(
                 "record field(s) \(rows.unknown.sorted().joined(separator: ", ")) are not columns of \(config.table); add the columns or list the ones to write in `columns`")
         }
+        let columns = universe.indices.filter { config.columns != nil || rows.present[$0] }
+        let cols = columns.map { quoteIdent(universe[$0]) }.joined(separator: ", ")
+        if upsertBatchesLeft > 0 {
+            upsertBatchesLeft -= 1
+        } else if try copyStraight(rows, columns: columns, cols: cols) {
+            conflictStreak = 0
+            return true
+        } else {
+            // Keys already in the table (a resumed run, or new data for existing rows): merge
+            // this batch, and skip the doomed straight COPY for the next few (1, 2, 4 … 64
+            // batches while conflicts go on), so an update-heavy load pays little for trying.
+            upsertBatchesLeft = (1 << min(conflictStreak, 6)) - 1
+            conflictStreak += 1
+        }
+        try upsert(rows, universe: universe, columns: columns, cols: cols)
+        return true
+    }
+
+    /// The common case, a batch of new keys: one `COPY` straight into the table, committed.
+    /// False (nothing written) when a key is already in the table or repeated in the batch:
+    /// the unique index refuses the whole COPY with 23505 and the caller merges instead.
+    private func copyStraight(_ rows: CopyRows, columns: [Int], cols: String) throws -> Bool {
+        var data: [UInt8] = []
+        data.reserveCapacity(rows.buffer.count + rows.count * (columns.count + 1))
+        for r in 0..<rows.count { rows.appendRow(r, columns: columns, to: &data) }
+        do {
+            try db.query("BEGIN")
+            try db.copyIn("COPY \(table) (\(cols)) FROM STDIN", data: data)
+            try db.query("COMMIT")
+            return true
+        } catch {
+            let duplicate = db.lastErrorState == "23505"
+            db.rollback()
+            if duplicate { return false }
+            throw error
+        }
+    }
+
+    /// The merge: `COPY` into the staging table, then `INSERT … SELECT … ON CONFLICT DO UPDATE`.
+    private func upsert(_ rows: CopyRows, universe: [String], columns: [Int], cols: String) throws {
         // One row per key, the last record with it (ON CONFLICT cannot touch a row twice).
         var last: [ArraySlice<UInt8>: Int] = [:]
         last.reserveCapacity(rows.count)
@@ -36,12 +82,10 @@ extension Table {
             let k = rows.key(of: r)!
             if last.updateValue(r, forKey: k) == nil { order.append(r) }
         }
-        let columns = universe.indices.filter { config.columns != nil || rows.present[$0] }
         var data: [UInt8] = []
         data.reserveCapacity(rows.buffer.count + rows.count * (columns.count + 1))
         for first in order { rows.appendRow(last[rows.key(of: first)!]!, columns: columns, to: &data) }
 
-        let cols = columns.map { quoteIdent(universe[$0]) }.joined(separator: ", ")
         let updates = columns.filter { $0 != rows.keyIndex }.map { "\(quoteIdent(universe[$0])) = EXCLUDED.\(quoteIdent(universe[$0]))" }
         let conflict = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates.joined(separator: ", "))"
         do {
@@ -55,7 +99,6 @@ extension Table {
             stage = nil  // a stage created in this transaction is gone with it
             throw error
         }
-        return true
     }
 
     /// The staging table for `universe` on the current connection, created when missing (inside

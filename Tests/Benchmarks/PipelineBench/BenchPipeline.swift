@@ -32,9 +32,13 @@ struct BenchPipeline {
         return BenchPipeline(host: host, plan: try await PipelineCompiler(host: host, connections: connections).compile(definition))
     }
 
-    /// The options of every run in the benchmark (batch from NVISY_BENCH_BATCH, default 2000).
+    /// The options of every run in the benchmark: batches of NVISY_BENCH_BATCH items (default
+    /// 2000) between nodes, gathered by the sink into writes — transactions — of
+    /// NVISY_BENCH_SINK_BATCH items (default 50,000; at most 0.5 s of waiting).
     static var options: RunOptions {
-        let batch = Int(ProcessInfo.processInfo.environment["NVISY_BENCH_BATCH"] ?? "") ?? 2000
-        return RunOptions(batchSize: batch, checkpointEveryItems: 1)
+        let env = ProcessInfo.processInfo.environment
+        let batch = Int(env["NVISY_BENCH_BATCH"] ?? "") ?? 2000
+        let sinkBatch = Int(env["NVISY_BENCH_SINK_BATCH"] ?? "") ?? 50_000
+        return RunOptions(batchSize: batch, checkpointEveryItems: 1, sinkBatchSize: sinkBatch)
     }
 }
