@@ -22,51 +22,123 @@ extension Table {
         guard universe.contains(config.key) else {
             throw PluginError.invalidConfig("postgres: the key \"\(config.key)\" is not a column of \(config.table)")
         }
+        var tryStraight = upsertBatchesLeft == 0
+        if !tryStraight { upsertBatchesLeft -= 1 }
+        if tryStraight {
+            switch try streamStraight(items, universe: universe) {
+            case .written:
+                conflictStreak = 0
+                return true
+            case .notFlat: return false
+            case .conflict: noteConflict()
+            case .fieldsVary: break  // scanned whole below, then tried straight again
+            }
+            tryStraight = conflictStreak == 0
+        }
         var rows = CopyRows(universe: universe, key: config.key)
         for item in items {
             guard rows.scan(item.metadataJSON) else { return false }
-            guard rows.key(of: rows.count - 1) != nil else {
-                throw PluginError.permanent("a record has no key field \"\(config.key)\"")
-            }
+            guard rows.key(of: rows.count - 1) != nil else { throw missingKey }
         }
-        if config.columns == nil, !rows.unknown.isEmpty {
-            throw PluginError.permanent(
-                "record field(s) \(rows.unknown.sorted().joined(separator: ", ")) are not columns of \(config.table); add the columns or list the ones to write in `columns`")
-        }
+        if config.columns == nil, !rows.unknown.isEmpty { throw unknownFields(rows.unknown) }
         let columns = universe.indices.filter { config.columns != nil || rows.present[$0] }
         let cols = columns.map { quoteIdent(universe[$0]) }.joined(separator: ", ")
-        if upsertBatchesLeft > 0 {
-            upsertBatchesLeft -= 1
-        } else if try copyStraight(rows, columns: columns, cols: cols) {
-            conflictStreak = 0
-            return true
-        } else {
-            // Keys already in the table (a resumed run, or new data for existing rows): merge
-            // this batch, and skip the doomed straight COPY for the next few (1, 2, 4 … 64
-            // batches while conflicts go on), so an update-heavy load pays little for trying.
-            upsertBatchesLeft = (1 << min(conflictStreak, 6)) - 1
-            conflictStreak += 1
+        if tryStraight {
+            if try copyStraight(rows, columns: columns, cols: cols) {
+                conflictStreak = 0
+                return true
+            }
+            noteConflict()
         }
         try upsert(rows, universe: universe, columns: columns, cols: cols)
         return true
     }
 
-    /// The common case, a batch of new keys: one `COPY` straight into the table, committed.
-    /// False (nothing written) when a key is already in the table or repeated in the batch:
-    /// the unique index refuses the whole COPY with 23505 and the caller merges instead.
+    private var missingKey: PluginError { PluginError.permanent("a record has no key field \"\(config.key)\"") }
+
+    private func unknownFields(_ unknown: Set<String>) -> PluginError {
+        PluginError.permanent(
+            "record field(s) \(unknown.sorted().joined(separator: ", ")) are not columns of \(config.table); add the columns or list the ones to write in `columns`")
+    }
+
+    /// Keys already in the table (a resumed run, or new data for existing rows): this batch is
+    /// merged, and the next few (1, 2, 4 … 64 batches while conflicts go on) skip the doomed
+    /// straight COPY, so an update-heavy load pays little for trying.
+    private func noteConflict() {
+        upsertBatchesLeft = (1 << min(conflictStreak, 6)) - 1
+        conflictStreak += 1
+    }
+
+    enum StraightOutcome {
+        case written, conflict, notFlat, fieldsVary
+    }
+
+    /// The common case, a batch of new keys: one `COPY` straight into the table — in
+    /// autocommit, its own transaction: no BEGIN/COMMIT round trips. The records are scanned
+    /// and sent 4096 at a time, so the server parses one piece while the next is scanned.
+    /// The column list is fixed by the first piece: should a later record name a column the
+    /// first piece did not (`.fieldsVary`), the COPY is abandoned and the caller scans the whole
+    /// batch first. A key already in the table or repeated in the batch makes the unique
+    /// index refuse the whole COPY (23505, `.conflict`); nothing is written then either.
+    private func streamStraight(_ items: [Item], universe: [String]) throws -> StraightOutcome {
+        var rows = CopyRows(universe: universe, key: config.key)
+        var columns: [Int]?
+        var data: [UInt8] = []
+        var copying = false
+        do {
+            var start = items.startIndex
+            while start < items.endIndex {
+                let end = min(items.endIndex, start + 4096)
+                rows.clearRecords()
+                for item in items[start..<end] {
+                    guard rows.scan(item.metadataJSON) else {
+                        if copying { try? db.endCopy(failing: "a record is not flat") }
+                        return .notFlat
+                    }
+                    guard rows.key(of: rows.count - 1) != nil else { throw missingKey }
+                }
+                if config.columns == nil, !rows.unknown.isEmpty { throw unknownFields(rows.unknown) }
+                let now = universe.indices.filter { config.columns != nil || rows.present[$0] }
+                if let columns {
+                    guard now == columns else {
+                        try? db.endCopy(failing: "the records name different fields")
+                        return .fieldsVary
+                    }
+                } else {
+                    columns = now
+                    try db.beginCopy("COPY \(table) (\(now.map { quoteIdent(universe[$0]) }.joined(separator: ", "))) FROM STDIN")
+                    copying = true
+                }
+                data.removeAll(keepingCapacity: true)
+                for r in 0..<rows.count { rows.appendRow(r, columns: now, to: &data) }
+                try db.putCopyData(data)
+                start = end
+            }
+        } catch {
+            if copying { try? db.endCopy(failing: "the batch was refused") }
+            throw error
+        }
+        guard copying else { return .written }  // no items
+        do {
+            try db.endCopy()
+        } catch {
+            if db.lastErrorState == "23505" { return .conflict }
+            throw error
+        }
+        return .written
+    }
+
+    /// A batch whose records name different fields, scanned whole: one `COPY` straight into
+    /// the table (autocommit); false (nothing written) on a key conflict (23505).
     private func copyStraight(_ rows: CopyRows, columns: [Int], cols: String) throws -> Bool {
         var data: [UInt8] = []
         data.reserveCapacity(rows.buffer.count + rows.count * (columns.count + 1))
         for r in 0..<rows.count { rows.appendRow(r, columns: columns, to: &data) }
         do {
-            try db.query("BEGIN")
             try db.copyIn("COPY \(table) (\(cols)) FROM STDIN", data: data)
-            try db.query("COMMIT")
             return true
         } catch {
-            let duplicate = db.lastErrorState == "23505"
-            db.rollback()
-            if duplicate { return false }
+            if db.lastErrorState == "23505" { return false }
             throw error
         }
     }
