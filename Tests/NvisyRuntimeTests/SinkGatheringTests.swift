@@ -54,8 +54,8 @@ struct SinkGatheringTests {
         try await withRuntimeDatabase { url, client, executor in
             try await Self.createLoggedTable(client)
             try await Self.createSources(client, 80)  // 10 ms a row: about 0.8 s in all
-            let options = RunOptions(batchSize: 10, sinkBatchSize: 100_000, sinkFlushInterval: .milliseconds(150),
-                                     progressInterval: .milliseconds(20))
+            let options = RunOptions(batchSize: 10, progressInterval: .milliseconds(20), sinkBatchSize: 100_000,
+                                     sinkFlushInterval: .milliseconds(150))
             let run = executor.start(try await Self.plan(url, source: "slow_src", pageSize: 10), runId: UUID(), options: options)
             var writtenWhileRunning = 0
             for await p in run.progress() where p.status == .running { writtenWhileRunning = max(writtenWhileRunning, p.written) }
@@ -75,8 +75,8 @@ struct SinkGatheringTests {
             try await Self.createSources(client, 60)
             let plan = try await Self.plan(url, source: "slow_src", pageSize: 10)
             let runId = UUID()
-            let options = RunOptions(batchSize: 10, checkpointEveryItems: 1, sinkBatchSize: 100_000, sinkFlushInterval: .seconds(60),
-                                     progressInterval: .milliseconds(20))
+            let options = RunOptions(batchSize: 10, checkpointEveryItems: 1, progressInterval: .milliseconds(20), sinkBatchSize: 100_000,
+                                     sinkFlushInterval: .seconds(60))
             let run = executor.start(plan, runId: runId, options: options)
             for await p in run.progress() where (p.nodes.first { $0.nodeId == "in" }?.read ?? 0) >= 20 { break }
             run.cancel()
