@@ -5,8 +5,8 @@ import NvisyPlugins
 import NvisyRuntime
 
 /// The benchmark's pipeline: filesystem/files (`*.csv` under `csvDir`) → formats/csv →
-/// postgres/table (`table`, upsert on `id`), with the shipped manifests of `repo` and the
-/// plugin libraries next to the executable.
+/// postgres/table (`table`, key `id`: a straight COPY, merging only on a key conflict), with the
+/// shipped manifests of `repo` and the plugin libraries next to the executable.
 struct BenchPipeline {
     let host: PluginHost
     let plan: ExecutionPlan
