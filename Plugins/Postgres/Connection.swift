@@ -127,6 +127,12 @@ final class PGConnection {
         if let failure, reason == nil { throw failure }
     }
 
+    /// Whether a COPY … FROM STDIN is under way on the connection.
+    var isCopying: Bool {
+        guard let conn else { return false }
+        return PQtransactionStatus(conn) == PQTRANS_ACTIVE
+    }
+
     /// Rolls back an open or failed transaction (nothing if none); errors are ignored, a broken
     /// connection is reopened on next use.
     func rollback() {

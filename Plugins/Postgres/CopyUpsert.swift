@@ -73,9 +73,12 @@ extension Table {
         case written, conflict, notFlat, fieldsVary
     }
 
-    /// The common case, a batch of new keys: one `COPY` straight into the table — in
-    /// autocommit, its own transaction: no BEGIN/COMMIT round trips. The records are scanned
-    /// and sent 4096 at a time, so the server parses one piece while the next is scanned.
+    /// The common case, a batch of new keys: one `COPY` straight into the table, in a
+    /// transaction opened in the same round trip (`BEGIN; COPY …`). The records are scanned
+    /// and sent 4096 at a time, so the server parses one piece while the next is scanned. The
+    /// COMMIT is a statement of its own, sent only once the COPY succeeded: a sink killed while
+    /// the server still works through the rows it was sent leaves them uncommitted (a COPY in
+    /// autocommit would commit them with nobody to acknowledge them).
     /// The column list is fixed by the first piece: should a later record name a column the
     /// first piece did not (`.fieldsVary`), the COPY is abandoned and the caller scans the whole
     /// batch first. A key already in the table or repeated in the batch makes the unique
@@ -93,6 +96,7 @@ extension Table {
                 for item in items[start..<end] {
                     guard rows.scan(item.metadataJSON) else {
                         if copying { try? db.endCopy(failing: "a record is not flat") }
+                        db.rollback()
                         return .notFlat
                     }
                     guard rows.key(of: rows.count - 1) != nil else { throw missingKey }
@@ -102,12 +106,13 @@ extension Table {
                 if let columns {
                     guard now == columns else {
                         try? db.endCopy(failing: "the records name different fields")
+                        db.rollback()
                         return .fieldsVary
                     }
                 } else {
                     columns = now
-                    try db.beginCopy("COPY \(table) (\(now.map { quoteIdent(universe[$0]) }.joined(separator: ", "))) FROM STDIN")
                     copying = true
+                    try db.beginCopy("BEGIN; COPY \(table) (\(now.map { quoteIdent(universe[$0]) }.joined(separator: ", "))) FROM STDIN")
                 }
                 data.removeAll(keepingCapacity: true)
                 for r in 0..<rows.count { rows.appendRow(r, columns: now, to: &data) }
@@ -115,14 +120,18 @@ extension Table {
                 start = end
             }
         } catch {
-            if copying { try? db.endCopy(failing: "the batch was refused") }
+            if copying, db.isCopying { try? db.endCopy(failing: "the batch was refused") }
+            db.rollback()
             throw error
         }
         guard copying else { return .written }  // no items
         do {
             try db.endCopy()
+            try db.query("COMMIT")
         } catch {
-            if db.lastErrorState == "23505" { return .conflict }
+            let state = db.lastErrorState
+            db.rollback()
+            if state == "23505" { return .conflict }
             throw error
         }
         return .written

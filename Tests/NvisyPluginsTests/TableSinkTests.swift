@@ -92,7 +92,7 @@ struct TableSinkTests {
         try FlowPostgres.exec(url, "CREATE TABLE s_log (id integer, how text)")
         try FlowPostgres.exec(url, """
             CREATE FUNCTION s_log() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN INSERT INTO s_log VALUES (NEW.id, split_part(ltrim(current_query()), ' ', 1)); RETURN NEW; END $$
+            BEGIN INSERT INTO s_log VALUES (NEW.id, CASE WHEN strpos(current_query(), 'COPY') > 0 THEN 'COPY' ELSE 'INSERT' END); RETURN NEW; END $$
             """)
         try FlowPostgres.exec(url, "CREATE TRIGGER s_log AFTER INSERT OR UPDATE ON s FOR EACH ROW EXECUTE FUNCTION s_log()")
         let sink = try await Self.sink(url, "s")
