@@ -40,7 +40,8 @@ public final class CSV: TransformProvider {
 
 /// Rows of a batch of CSV objects as records. Each record's JSON text is written straight from
 /// the row's bytes (keys sorted, as `JSON.serialized()` writes them) rather than through a
-/// `JSON` tree: a million-row file is a million of these.
+/// `JSON` tree: a million-row file is a million of these, so the per-row loop (``fill``) works
+/// on locals — no property access, optional unwrap or struct copy per row.
 final class CSVCursor: ItemCursor {
     private var objects: IndexingIterator<[Item]>
     private let delimiter: UInt8
@@ -48,11 +49,10 @@ final class CSVCursor: ItemCursor {
     private var parser: CSVParser?
     private var name = "object"
     private var tokenPrefix: [UInt8] = []
-    /// Field names in output order (sorted, unique) and, for each, the field index it takes.
-    private var layout: [(key: [UInt8], field: Int)]?
+    /// Field names in output order (sorted, unique, as JSON strings) and the field each takes.
+    private var layout: (keys: [[UInt8]], fields: [Int])?
     private var fieldCount = 0
     private var json: [UInt8] = []
-    private var token: [UInt8] = []
 
     init(objects: [Item], delimiter: UInt8, header: Bool) {
         self.objects = objects.makeIterator()
@@ -71,44 +71,73 @@ final class CSVCursor: ItemCursor {
                 parser = CSVParser(item.payload, delimiter: delimiter)
                 layout = nil
             }
-            guard let line = try parser!.nextRow(name: name) else {
-                parser = nil
-                continue
-            }
-            let p = parser!
-            if layout == nil {
-                let names = header ? (0..<p.fieldCount).map { String(decoding: p.field($0), as: UTF8.self) }
-                                   : (1...p.fieldCount).map { "c\($0)" }
-                // A repeated name keeps its last field, as a dictionary would.
-                var last: [String: Int] = [:]
-                for (i, n) in names.enumerated() { last[n] = i }
-                layout = last.keys.sorted().map { n in
-                    var key: [UInt8] = []
-                    JSONText.appendString(Array(n.utf8)[...], to: &key)
-                    return (key, last[n]!)
-                }
-                fieldCount = names.count
-                if header { continue }
-            }
-            if out.count % 256 == 0 { try context.checkCancelled() }
-            guard p.fieldCount == fieldCount else {
-                throw PluginError.permanent("\(name) line \(line): expected \(fieldCount) fields, found \(p.fieldCount)")
-            }
-            json.removeAll(keepingCapacity: true)
-            json.append(UInt8(ascii: "{"))
-            for (i, entry) in layout!.enumerated() {
-                if i > 0 { json.append(UInt8(ascii: ",")) }
-                json.append(contentsOf: entry.key)
-                json.append(UInt8(ascii: ":"))
-                JSONText.appendString(p.field(entry.field), to: &json)
-            }
-            json.append(UInt8(ascii: "}"))
-            token.removeAll(keepingCapacity: true)
-            token.append(contentsOf: tokenPrefix)
-            token.append(contentsOf: String(line).utf8)
-            out.append(Item(metadataJSON: Data(json), resumeToken: Data(token)))
+            // The parser and buffer leave `self` for the loop (so they stay uniquely referenced).
+            var p = parser.take()!
+            var buffer = json
+            json = []
+            let more = try fill(&p, &buffer, into: &out, max: max, context: context)
+            json = buffer
+            if more { parser = p }
         }
         return out
+    }
+
+    /// Appends rows of `p` to `out` until `max`; false when the object has no more rows.
+    private func fill(_ p: inout CSVParser, _ json: inout [UInt8], into out: inout [Item], max: Int, context: CallContext) throws -> Bool {
+        if layout == nil {
+            guard try p.nextRow(name: name) != nil else { return false }
+            let names = header ? (0..<p.fieldCount).map { String(decoding: p.field($0), as: UTF8.self) }
+                               : (1...p.fieldCount).map { "c\($0)" }
+            // A repeated name keeps its last field, as a dictionary would.
+            var last: [String: Int] = [:]
+            for (i, n) in names.enumerated() { last[n] = i }
+            let sorted = last.keys.sorted()
+            layout = (sorted.map { n in
+                var key: [UInt8] = []
+                JSONText.appendString(Array(n.utf8)[...], to: &key)
+                return key
+            }, sorted.map { last[$0]! })
+            fieldCount = names.count
+            if !header { try append(&p, &json, layout!, tokenPrefix, to: &out) }
+        }
+        let layout = self.layout!, prefix = tokenPrefix
+        while out.count < max {
+            guard try p.nextRow(name: name) != nil else { return false }
+            if out.count % 256 == 0 { try context.checkCancelled() }
+            try append(&p, &json, layout, prefix, to: &out)
+        }
+        return true
+    }
+
+    /// The record of the row `p` just read.
+    @inline(__always)
+    private func append(_ p: inout CSVParser, _ json: inout [UInt8], _ layout: (keys: [[UInt8]], fields: [Int]), _ prefix: [UInt8],
+                        to out: inout [Item]) throws {
+        guard p.fieldCount == fieldCount else {
+            throw PluginError.permanent("\(name) line \(p.rowLine): expected \(fieldCount) fields, found \(p.fieldCount)")
+        }
+        let (keys, fields) = layout
+        // One buffer for the record's JSON text and, after it, its resume token.
+        json.removeAll(keepingCapacity: true)
+        json.append(UInt8(ascii: "{"))
+        for i in keys.indices {
+            if i > 0 { json.append(UInt8(ascii: ",")) }
+            json.append(contentsOf: keys[i])
+            json.append(UInt8(ascii: ":"))
+            p.appendJSONString(field: fields[i], to: &json)
+        }
+        json.append(UInt8(ascii: "}"))
+        // The token: the object's, "#", the line (digits written backwards, then turned round).
+        let mark = json.count
+        json.append(contentsOf: prefix)
+        let digits = json.count
+        var line = p.rowLine
+        repeat {
+            json.append(UInt8(ascii: "0") + UInt8(line % 10))
+            line /= 10
+        } while line > 0
+        json[digits...].reverse()
+        out.append(Item(metadataJSON: Data(json[..<mark]), resumeToken: Data(json[mark...])))
     }
 }
 
@@ -162,6 +191,25 @@ struct CSVParser {
 
     /// Fields in the last row read.
     var fieldCount: Int { ends.count }
+    /// The line the last row read starts on.
+    private(set) var rowLine = 0
+
+    /// Appends field `i` of the last row as a JSON string. Most fields are plain ASCII with
+    /// nothing to escape: those are copied whole; others go through ``JSONText``.
+    func appendJSONString(field i: Int, to out: inout [UInt8]) {
+        let start = i == 0 ? 0 : ends[i - 1], end = ends[i]
+        let plain = row.withUnsafeBufferPointer { b in
+            for k in start..<end {
+                let c = b[k]
+                if c < 0x20 || c >= 0x80 || c == 0x22 || c == 0x5C { return false }
+            }
+            out.append(0x22)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<end]))
+            out.append(0x22)
+            return true
+        }
+        if !plain { JSONText.appendString(row[start..<end], to: &out) }
+    }
 
     /// The bytes of field `i` of the last row read.
     func field(_ i: Int) -> ArraySlice<UInt8> { row[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
@@ -175,6 +223,7 @@ struct CSVParser {
         }
         guard pos < bytes.count else { return nil }
         let start = line
+        rowLine = line
         row.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
         var fieldStart = 0

@@ -9,6 +9,9 @@ final class PGConnection {
     let password: String?
     /// Bumped on every new server connection: session state (temporary tables) is per connection.
     private(set) var generation = 0
+    /// The SQLSTATE of the last statement that failed ("" if none was given), so a caller can
+    /// tell a duplicate key (23505) from other refusals.
+    private(set) var lastErrorState = ""
 
     init(url: String, password: String?) {
         self.url = url
@@ -41,6 +44,7 @@ final class PGConnection {
     /// Runs `sql` with text parameters; returns the rows as text (nil = SQL NULL).
     @discardableResult
     func query(_ sql: String, _ params: [String?] = []) throws -> [[String?]] {
+        lastErrorState = ""
         let c = try connect()
         let res: OpaquePointer? = sql.withCString { s in
             withOptionalCStrings(params) { p in PQexecParams(c, s, Int32(params.count), nil, p, nil, nil, 0) }
@@ -53,6 +57,7 @@ final class PGConnection {
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
             let msg = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
             let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            lastErrorState = state
             throw PGConnection.classify(state: state, message: msg)
         }
         var rows: [[String?]] = []
@@ -70,33 +75,62 @@ final class PGConnection {
 
     /// Runs `COPY … FROM STDIN` (text format) with `data` as its rows.
     func copyIn(_ sql: String, data: [UInt8]) throws {
+        try beginCopy(sql)
+        var sent = true
+        do { try putCopyData(data) } catch { sent = false }
+        try endCopy(failing: sent ? nil : "client could not send the rows")
+    }
+
+    /// Starts `COPY … FROM STDIN`: then ``putCopyData(_:)`` any number of times and
+    /// ``endCopy(failing:)`` once, whatever happens in between.
+    func beginCopy(_ sql: String) throws {
+        lastErrorState = ""
         let c = try connect()
         guard let start = PQexec(c, sql) else {
             throw PluginError.transient("postgres: \(String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        let status = PQresultStatus(start)
-        if status != PGRES_COPY_IN {
-            defer { PQclear(start) }
-            throw Self.error(of: start)
-        }
-        PQclear(start)
+        defer { PQclear(start) }
+        guard PQresultStatus(start) == PGRES_COPY_IN else { throw failed(start) }
+    }
+
+    /// Sends rows of a COPY under way (COPY text format). The server parses them as they
+    /// arrive, so a caller sending in pieces overlaps its own work with the server's.
+    func putCopyData(_ data: [UInt8]) throws {
+        guard let c = conn else { throw PluginError.transient("postgres: the connection closed during COPY") }
         // Feed in pieces: libpq buffers each call, and one huge call would double the memory.
-        var sent = true
-        data.withUnsafeBufferPointer { buf in
+        let sent = data.withUnsafeBufferPointer { buf -> Bool in
             var offset = 0
-            while offset < buf.count, sent {
+            while offset < buf.count {
                 let n = min(1 << 18, buf.count - offset)
-                sent = buf.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: n) { PQputCopyData(c, $0, Int32(n)) } == 1
+                let ok = buf.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: n) { PQputCopyData(c, $0, Int32(n)) } == 1
+                guard ok else { return false }
                 offset += n
             }
+            return true
         }
-        _ = PQputCopyEnd(c, sent ? nil : "client could not send the rows")
+        guard sent else {
+            throw PluginError.transient("postgres: could not send rows: \(String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    /// Ends the COPY under way: commits its rows (in autocommit, the COPY is its own
+    /// transaction) or, with `failing`, makes the server abandon it. Throws the server's
+    /// error (its SQLSTATE in ``lastErrorState``) unless it was told to fail.
+    func endCopy(failing reason: String? = nil) throws {
+        guard let c = conn else { throw PluginError.transient("postgres: the connection closed during COPY") }
+        _ = PQputCopyEnd(c, reason)
         var failure: PluginError?
         while let res = PQgetResult(c) {
-            if failure == nil, PQresultStatus(res) != PGRES_COMMAND_OK { failure = Self.error(of: res) }
+            if failure == nil, PQresultStatus(res) != PGRES_COMMAND_OK { failure = failed(res) }
             PQclear(res)
         }
-        if let failure { throw failure }
+        if let failure, reason == nil { throw failure }
+    }
+
+    /// Whether a COPY … FROM STDIN is under way on the connection.
+    var isCopying: Bool {
+        guard let conn else { return false }
+        return PQtransactionStatus(conn) == PQTRANS_ACTIVE
     }
 
     /// Rolls back an open or failed transaction (nothing if none); errors are ignored, a broken
@@ -106,10 +140,12 @@ final class PGConnection {
         if let res = PQexec(conn, "ROLLBACK") { PQclear(res) }
     }
 
-    private static func error(of res: OpaquePointer) -> PluginError {
+    /// The error of a failed result; remembers its SQLSTATE in ``lastErrorState``.
+    private func failed(_ res: OpaquePointer) -> PluginError {
         let msg = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
         let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
-        return classify(state: state, message: msg)
+        lastErrorState = state
+        return Self.classify(state: state, message: msg)
     }
 
     static func classify(state: String, message: String) -> PluginError {

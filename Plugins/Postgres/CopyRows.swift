@@ -31,6 +31,14 @@ struct CopyRows {
         present = Array(repeating: false, count: universe.count)
     }
 
+    /// Forgets the records scanned so far (keeping which columns and unknown fields were
+    /// seen), so a long batch can be scanned and sent a piece at a time in one buffer.
+    mutating func clearRecords() {
+        buffer.removeAll(keepingCapacity: true)
+        ranges.removeAll(keepingCapacity: true)
+        count = 0
+    }
+
     /// The record's key value, COPY-escaped (nil: absent or JSON null).
     func key(of record: Int) -> ArraySlice<UInt8>? {
         let r = ranges[record * universe.count + keyIndex]

@@ -4,9 +4,9 @@ import NvisyPluginKit
 /// `postgres/table`: records in and out of one table.
 ///
 /// Source: keyset pagination on `key` (`WHERE key > $last ORDER BY key LIMIT n`); the
-/// resume token is the last key (as text). Sink: one upsert per batch, in one transaction:
-/// the rows are `COPY`ed into a temporary staging table, then
-/// `INSERT … SELECT … ON CONFLICT (key) DO UPDATE` moves them into the table (see
+/// resume token is the last key (as text). Sink: one transaction per batch — a plain `COPY`
+/// straight into the table when the batch's keys are new, else `COPY` into a temporary
+/// staging table and `INSERT … SELECT … ON CONFLICT (key) DO UPDATE` from it (see
 /// `CopyUpsert.swift`); batches with nested values go through `json_populate_recordset`
 /// instead. Either way writing a batch twice leaves the table as writing it once, and a
 /// failing batch writes nothing (the host then splits it to find the record at fault).
@@ -44,6 +44,10 @@ public final class Table: SourceProvider, SinkProvider {
     private var tableColumns: [String]?
     /// The staging table of the COPY path: its name, columns and connection generation.
     var stage: (name: String, columns: [String], generation: Int)?
+    /// Batches still to merge without first trying a straight COPY (after a key conflict).
+    var upsertBatchesLeft = 0
+    /// Consecutive batches whose straight COPY met an existing key.
+    var conflictStreak = 0
 
     public init(config: Config, credentials: Credentials) throws {
         self.config = config

@@ -83,4 +83,34 @@ struct TableSinkTests {
         #expect(try FlowPostgres.exec(url, "SELECT name FROM p WHERE id = 50") == [["after"]])
         await sink.close()
     }
+
+    @Test("new keys go straight in by COPY; a batch meeting existing or repeated keys is merged, nothing written twice")
+    func straightCopyThenMerge() async throws {
+        let url = try await FlowPostgres.freshDatabase()
+        try FlowPostgres.exec(url, "CREATE TABLE s (id integer PRIMARY KEY, name text NOT NULL)")
+        // Which statement wrote each row: COPY (straight in) or INSERT (the merge from the stage).
+        try FlowPostgres.exec(url, "CREATE TABLE s_log (id integer, how text)")
+        try FlowPostgres.exec(url, """
+            CREATE FUNCTION s_log() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO s_log VALUES (NEW.id, CASE WHEN strpos(current_query(), 'COPY') > 0 THEN 'COPY' ELSE 'INSERT' END); RETURN NEW; END $$
+            """)
+        try FlowPostgres.exec(url, "CREATE TRIGGER s_log AFTER INSERT OR UPDATE ON s FOR EACH ROW EXECUTE FUNCTION s_log()")
+        let sink = try await Self.sink(url, "s")
+        func batch(_ ids: [Int], _ name: String) -> [ProviderItem] { ids.map { Self.record(#"{"id":\#($0),"name":"\#(name)"}"#) } }
+        func log() throws -> [[String]] { try FlowPostgres.exec(url, "SELECT how, count(*)::text FROM s_log GROUP BY how ORDER BY how") }
+
+        try await sink.write(batch(Array(0..<100), "a"))
+        #expect(try log() == [["COPY", "100"]])
+        // A resumed run sends rows already written, with new ones: merged, each row written once more.
+        try await sink.write(batch(Array(90..<120), "b"))
+        #expect(try log() == [["COPY", "100"], ["INSERT", "30"]], "the failed straight COPY left rows behind")
+        // After one conflict the next batch of new keys goes straight in again.
+        try await sink.write(batch(Array(120..<150), "c"))
+        #expect(try log() == [["COPY", "130"], ["INSERT", "30"]])
+        // A key repeated in a batch of new keys: merged, the last record wins.
+        try await sink.write([Self.record(#"{"id":200,"name":"first"}"#), Self.record(#"{"id":200,"name":"last"}"#)])
+        #expect(try FlowPostgres.exec(url, "SELECT name FROM s WHERE id = 200") == [["last"]])
+        #expect(try FlowPostgres.exec(url, "SELECT count(*), count(*) FILTER (WHERE name = 'b') FROM s") == [["151", "30"]])
+        await sink.close()
+    }
 }

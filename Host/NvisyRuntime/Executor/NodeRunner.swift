@@ -21,7 +21,9 @@ struct NodeRunner: Sendable {
         defer { for list in targets.values { for t in list { t.producerDone() } } }
         switch step.operation {
         case .source: try await runSource()
-        case .sink: try await each { try await write($0[...]) }
+        case .sink:
+            if let limit = options.sinkBatchSize, limit > options.batchSize { try await runGatheringSink(limit: limit) }
+            else { try await each { try await write($0[...]) } }
         case .providerTransform:
             // Objects and documents are big and expand into many items: one per call, so each
             // output holds only its own source item back from the checkpoint.
@@ -103,7 +105,9 @@ struct NodeRunner: Sendable {
         }
     }
 
-    private func write(_ flows: ArraySlice<Flow>) async throws {
+    /// Writes `flows` in one call (retrying transient errors, halving the batch to find the
+    /// item at fault on a permanent one), then lets them go.
+    func write(_ flows: ArraySlice<Flow>) async throws {
         guard let sink = instance as? any SinkInstance, !flows.isEmpty else { return }
         var attempt = 1
         while true {

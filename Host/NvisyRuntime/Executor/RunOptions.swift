@@ -19,10 +19,19 @@ public struct RunOptions: Sendable, Hashable {
     public var errorBudget: Int = 100
     /// Provider call options (timeouts) for the instances the run makes; nil: the registry's default.
     public var callOptions: ProviderCallOptions?
+    /// Items per sink write (one transaction for a database sink): a sink gathers the batches
+    /// reaching it up to this many items, so a commit (an fsync) is paid per `sinkBatchSize`
+    /// items rather than per batch. Items are acknowledged — and the checkpoint passes them —
+    /// only once written. nil: one write per batch received (no gathering).
+    public var sinkBatchSize: Int?
+    /// … but a sink holding gathered items writes them after this long, even short of
+    /// `sinkBatchSize`, so a slow or idle source never keeps items unwritten.
+    public var sinkFlushInterval: Duration = .milliseconds(500)
 
     public init(batchSize: Int = 500, checkpointEveryItems: Int = 1000, checkpointInterval: Duration = .seconds(1),
                 progressInterval: Duration = .seconds(1), retry: RetryPolicy = RetryPolicy(), errorBudget: Int = 100,
-                callOptions: ProviderCallOptions? = nil, objectBatchSize: Int = 4) {
+                callOptions: ProviderCallOptions? = nil, objectBatchSize: Int = 4, sinkBatchSize: Int? = nil,
+                sinkFlushInterval: Duration = .milliseconds(500)) {
         self.batchSize = max(1, batchSize)
         self.objectBatchSize = max(1, objectBatchSize)
         self.checkpointEveryItems = max(1, checkpointEveryItems)
@@ -31,6 +40,8 @@ public struct RunOptions: Sendable, Hashable {
         self.retry = retry
         self.errorBudget = max(0, errorBudget)
         self.callOptions = callOptions
+        self.sinkBatchSize = sinkBatchSize.map { max(1, $0) }
+        self.sinkFlushInterval = sinkFlushInterval
     }
 }
 

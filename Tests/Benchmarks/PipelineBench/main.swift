@@ -89,7 +89,8 @@ if ProcessInfo.processInfo.environment["NVISY_BENCH_SKIP_KILL"] == nil {
     do {
         let k = try await KillResume.measure(rows: rows, url: url, csvDir: csvDir, work: work, repo: repo, client: client, logger: logger)
         print("kill -9 at \(k.rowsAtKill) of \(rows) rows (checkpoint then: \(k.resumedFrom)); after resuming: \(k.finalRows) rows")
-        print("rows re-processed after a kill -9 at 50 %: \(k.reprocessed) (target <= one batch = \(options.batchSize))")
+        print("rows re-processed after a kill -9 at 50 %: \(k.reprocessed) (target <= one batch = \(options.batchSize); "
+              + "at most one sink write = \(options.sinkBatchSize ?? options.batchSize) rows can be committed ahead of the checkpoint)")
         if k.finalRows != rows { print("ERROR: \(k.finalRows) rows in the table after the resumed run, expected \(rows)") }
     } catch {
         print("kill -9 measurement failed: \(String(reflecting: error))")
