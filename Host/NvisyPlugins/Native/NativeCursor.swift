@@ -37,9 +37,12 @@ final class NativeCursor: BatchCursor, @unchecked Sendable {
         guard let fn = instance.provider.p.next else { throw NvisyError.internal("\(instance.descriptor.id): no next function") }
         let id = instance.descriptor.id
         let c = cursor
+        // The plugin's cursor may ask `is_cancelled` with this context: it must outlive the call
+        // even when the cursor is dropped while a read-ahead is still running.
+        let context = ctx
         return {
             var out = nvisy_batch(items: nil, count: 0)
-            let o = NativeOutcome(fn(c.raw, max(1, maxItems), &out))
+            let o = withExtendedLifetime(context) { NativeOutcome(fn(c.raw, max(1, maxItems), &out)) }
             if o.isEnd { return .success(nil) }
             guard o.isOK else { return .failure(o.error("\(id): next")) }
             guard let items = CopiedBatch.items(out) else {
@@ -106,7 +109,8 @@ final class NativeCursor: BatchCursor, @unchecked Sendable {
         }
         guard first, let fn = instance.provider.p.close_cursor else { return }
         let c = cursor
-        let keep = (instance, input)
+        // The context too: the plugin's cursor holds its pointer until close_cursor returns.
+        let keep = (instance, input, ctx)
         instance.runner.post {
             fn(c.raw)
             _ = keep
