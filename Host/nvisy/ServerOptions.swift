@@ -29,6 +29,7 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("max-file-bytes"), help: "Largest uploaded file in bytes (default 1073741824)") var maxFileBytes: String?
     @Option(name: .customLong("workspace-quota-bytes"), help: "Most bytes of files per workspace; 0 = no limit (default 0)") var workspaceQuotaBytes: String?
     @Option(name: .customLong("connection-check-timeout-seconds"), help: "Connection check timeout (default 15)") var connectionCheckTimeoutSeconds: String?
+    @Option(name: .customLong("run-sink-batch-size"), help: "Items a sink gathers into one write; 0 = each batch (default 0)") var runSinkBatchSize: String?
     @Option(name: .customLong("nats-replicas"), help: "Replicas of nvisy's JetStream streams and buckets (default 1; 3 on a cluster)") var natsReplicas: String?
     @Option(name: .customLong("auth-cache-seconds"), help: "How long sessions and roles are cached in memory; 0 = off (default 60)") var authCacheSeconds: String?
     @Option(name: .customLong("hnsw-ef-search"), help: "pgvector hnsw.ef_search for knowledge-base search (default 100)") var hnswEfSearch: String?
@@ -55,6 +56,7 @@ struct ServerOptions: ParsableArguments {
             ("connection_check_timeout_seconds", connectionCheckTimeoutSeconds),
             ("auth_cache_seconds", authCacheSeconds),
             ("nats_replicas", natsReplicas),
+            ("run_sink_batch_size", runSinkBatchSize),
             ("hnsw_ef_search", hnswEfSearch),
             ("worker_concurrency", workerConcurrency), ("run_batch_size", runBatchSize), ("run_error_budget", runErrorBudget),
             ("run_max_attempts", runMaxAttempts), ("run_lease_seconds", runLeaseSeconds),

@@ -34,12 +34,22 @@ struct ClientEndToEndTests {
         let plugins = TestPostgres.temporaryDirectory("nvisy-client-plugins")
         try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: "plugins.d/filesystem.toml", toPath: plugins.appendingPathComponent("filesystem.toml").path)
+        // Its log, shown when it does not come up (a cold embedded PostgreSQL is slow on a busy machine).
+        let log = dir.appendingPathExtension("log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let fd = open(log.path, O_WRONLY | O_APPEND)
+        defer { close(fd) }
         let pid = try ChildProcess.spawn(NvisyBinary.path, arguments: ["serve", "--data-dir", dir.path, "--port", "\(port)", "--log-level", "warning",
                                                                      "--plugins-dir", plugins.path],
-                                         purpose: "nvisy serve")
-        for _ in 0..<240 {
-            if await NvisyBinary.get(port: port, path: "/health")?.status == 200 { break }
-            try await Task.sleep(for: .milliseconds(250))
+                                         stdoutFD: fd, purpose: "nvisy serve")
+        var healthy = false
+        for _ in 0..<720 where !healthy && ChildProcess.isRunning(pid) {
+            healthy = await NvisyBinary.get(port: port, path: "/health")?.status == 200
+            if !healthy { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        if !healthy {
+            let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            Issue.record("nvisy serve did not become healthy: \(output.suffix(3000))")
         }
         let config = TestPostgres.temporaryDirectory("nvisy-client-config")
         try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)

@@ -127,6 +127,12 @@ struct ConfigurationLoaderTests {
         #expect(worker.concurrency == 3)
         #expect(worker.runOptions.batchSize == 50)
         #expect(worker.runOptions.errorBudget == 9)
+        #expect(worker.runOptions.sinkBatchSize == nil, "0 by default: each batch is its own write")
+        let gathered = try ConfigurationLoader(flags: ["run_sink_batch_size": "20000", "nats_replicas": "3", "auth_cache_seconds": "0"], environment: [:],
+                                               configFile: path, workingDirectory: dir).load()
+        #expect(gathered.runWorkerSettings.runOptions.sinkBatchSize == 20000)
+        #expect(gathered.natsReplicas == 3)
+        #expect(gathered.apiSettings.authCacheTTL == .zero)
     }
 
     @Test("the README's configuration table lists every key with its environment variable and flag")

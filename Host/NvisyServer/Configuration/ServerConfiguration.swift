@@ -56,6 +56,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var connectionCheckTimeoutSeconds: Int
     /// Replicas of the JetStream streams, buckets and object stores nvisy creates.
     public var natsReplicas: Int
+    /// Items a sink gathers into one write (0: each batch is a write).
+    public var runSinkBatchSize: Int
     /// How long a session's identity and workspace roles are remembered in memory, in seconds (0: off).
     public var authCacheSeconds: Int
     /// pgvector `hnsw.ef_search` for knowledge-base searches.
@@ -108,6 +110,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         ConfigurationKey("hnsw_ef_search", .integer(1...1000), default: "100", help: "pgvector hnsw.ef_search for knowledge-base search: higher finds more true nearest chunks, slower"),
         ConfigurationKey("worker_concurrency", .integer(0...64), default: "2", help: "Pipeline runs this host executes at once; 0 = serve the API only (run `nvisy worker` elsewhere)"),
         ConfigurationKey("run_batch_size", .integer(1...100_000), default: "500", help: "Items per batch read from a source and per provider call"),
+        ConfigurationKey("run_sink_batch_size", .integer(0...1_000_000), default: "0",
+                         help: "Items a sink gathers into one write (one commit) before writing; 0 = each batch is its own write. Larger = faster bulk loads, more rows written again after a crash"),
         ConfigurationKey("run_error_budget", .integer(0...1_000_000_000), default: "100", help: "Items that may fail for good in a run before the run fails"),
         ConfigurationKey("run_max_attempts", .integer(1...100), default: "3", help: "Attempts of a run that fails transiently or whose worker dies, before it fails"),
         ConfigurationKey("run_lease_seconds", .integer(2...3600), default: "15", help: "A worker that stops heartbeating (killed) loses its runs to another worker after this many seconds"),
@@ -152,6 +156,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         connectionCheckTimeoutSeconds = Int(values["connection_check_timeout_seconds"] ?? "") ?? 15
         authCacheSeconds = Int(values["auth_cache_seconds"] ?? "") ?? 60
         natsReplicas = Int(values["nats_replicas"] ?? "") ?? 1
+        runSinkBatchSize = Int(values["run_sink_batch_size"] ?? "") ?? 0
         hnswEfSearch = Int(values["hnsw_ef_search"] ?? "") ?? 100
         workerConcurrency = Int(values["worker_concurrency"] ?? "") ?? 2
         runBatchSize = Int(values["run_batch_size"] ?? "") ?? 500

@@ -7,6 +7,7 @@ extension ServerConfiguration {
         var options = RunOptions()
         options.batchSize = runBatchSize
         options.errorBudget = runErrorBudget
+        options.sinkBatchSize = runSinkBatchSize > 0 ? runSinkBatchSize : nil
         // JetStream hands a dead worker's message out again after the ack wait; twice the lease
         // leaves the new worker's claim to find the lease expired.
         let lease = Int64(runLeaseSeconds)
