@@ -41,6 +41,9 @@ struct ClientEndToEndTests {
         defer { close(fd) }
         let pid = try ChildProcess.spawn(NvisyBinary.path, arguments: ["serve", "--data-dir", dir.path, "--port", "\(port)", "--log-level", "warning",
                                                                      "--plugins-dir", plugins.path],
+                                         // Flags say it all: another suite's NVISY_* variable (set for a
+                                         // moment in this process) would make serve refuse to start.
+                                         environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NVISY_") },
                                          stdoutFD: fd, purpose: "nvisy serve")
         var healthy = false
         for _ in 0..<720 where !healthy && ChildProcess.isRunning(pid) {

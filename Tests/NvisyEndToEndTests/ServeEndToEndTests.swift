@@ -51,6 +51,7 @@ struct ServeEndToEndTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let port = try FreePort.loopback()
         let pid = try ChildProcess.spawn(NvisyBinary.path, arguments: ["serve", "--data-dir", dir.path, "--port", "\(port)", "--log-level", "warning"],
+                                         environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NVISY_") },
                                          purpose: "nvisy serve")
         var health: (status: Int, body: String)?
         for _ in 0..<240 {

@@ -162,13 +162,17 @@ struct ChatsTests {
 
     @Test("closing the SSE connection cancels the model call: the partial answer is stored as cancelled, far short of max_tokens")
     func disconnectCancels() async throws {
+        // A model that streams a token every 50 ms for minutes: only a cancel ends its call.
+        let drip = try await LlamaServers.start(["drip"], purpose: "dripping chat server")
+        defer { kill(drip.pid, SIGKILL) }
         let fixture = try await Self.fixture("chat_cancel")
         try await fixture.app().test(.live) { client in
             let w = try await Self.world(fixture, client: client)
-            let chat = try await Self.chat(w, client: client, provider: "local/chat", config: ["max_tokens": 1500, "temperature": 0])
+            let chat = try await Self.chat(w, client: client, provider: "openai/chat",
+                                           config: ["baseURL": drip.url + "/v1", "model": "drip", "maxTokens": 1500])
             let sse = SSEClient()
             try sse.start("http://127.0.0.1:\(try #require(client.port))/api/v1/chats/\(chat)/messages", token: w.token,
-                          json: ["content": "Count from 1 to 1000, writing every number as a word on its own line."])
+                          json: ["content": "Count from 1 to 1000."])
             var tokens = 0
             for await event in sse.events where event.name == "token" {
                 tokens += 1
@@ -188,10 +192,14 @@ struct ChatsTests {
             #expect(stored["finishReason"] as? String == "cancelled", "\(stored)")
             let generated = (stored["usage"] as? [String: Any])?["completionTokens"] as? Int ?? .max
             #expect(generated >= 3 && generated < 1500, "\(generated) tokens")
-
-            // The model is free again: the next question is answered (JSON) on the same chat.
-            let next = try await Self.askJSON(w, port: try #require(client.port), chat: chat, "What causes tides? Answer in one sentence.")
-            #expect(next.status == 200, "\(next.body)")
+            // And the model call itself was closed: the server saw its stream go away.
+            var disconnects = 0
+            while disconnects == 0, ContinuousClock.now - closed < .seconds(30) {
+                let (data, _) = try await URLSession.shared.data(from: URL(string: drip.url + "/__disconnects")!)
+                disconnects = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["disconnects"] as? Int ?? 0
+                if disconnects == 0 { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(disconnects == 1, "the model server never saw the call end")
         }
         await fixture.stop()
     }
