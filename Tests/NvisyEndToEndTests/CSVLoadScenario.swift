@@ -26,12 +26,13 @@ struct CSVLoadScenario {
         }
     }
 
-    /// Creates `tables` (id primary key) with a `delay`-second statement trigger on insert.
+    /// Creates `tables` (id primary key) whose inserts take `delay` seconds per row: a pace that
+    /// holds however the sink batches its writes (COPY, merge, gathered writes).
     func createTables(_ tables: [String], delay: Double) async throws {
-        var sql = "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(\(delay)); RETURN NULL; END $$;\n"
+        var sql = "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(\(delay)); RETURN NEW; END $$;\n"
         for table in tables {
             sql += "CREATE TABLE \(table) (id integer PRIMARY KEY, name text NOT NULL, age integer);\n"
-            sql += "CREATE TRIGGER slow BEFORE INSERT ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION slow_insert();\n"
+            sql += "CREATE TRIGGER slow BEFORE INSERT ON \(table) FOR EACH ROW EXECUTE FUNCTION slow_insert();\n"
         }
         try await WorkerEndToEndTests.psql(databaseURL, sql)
     }

@@ -55,7 +55,7 @@ struct ScaleOutEndToEndTests {
                 hosts.append(host)
                 processes.append(host)
                 var healthy = false
-                for _ in 0..<360 where !healthy {
+                for _ in 0..<720 where !healthy {
                     healthy = await NvisyBinary.get(port: port, path: "/health")?.status == 200
                     if !healthy { try await Task.sleep(for: .milliseconds(250)) }
                 }
@@ -66,7 +66,7 @@ struct ScaleOutEndToEndTests {
             processes.append(worker)
 
             // Tables that take a few seconds to fill (a slow statement trigger).
-            try await load.createTables((0..<runs).map { "people\($0)" }, delay: 0.05)
+            try await load.createTables((0..<runs).map { "people\($0)" }, delay: 0.002)
 
             let (_, signup) = try await W.call(ports[0], "POST", "/api/v1/auth/signup",
                                                json: ["email": "scale@example.com", "password": "correct horse battery", "displayName": "Scale"])

@@ -84,15 +84,16 @@ struct WorkerEndToEndTests {
                 if !healthy { try await Task.sleep(for: .milliseconds(250)) }
             }
             try #require(healthy, "serve did not start: \(serve.output)")
-            // The table: a slow statement trigger so that the run lasts a few seconds, and a log of writes.
+            // The table: a slow row trigger (a pace whatever the sink's batching) so that the run lasts
+            // long enough to kill its worker half-way, and a log of writes.
             let psqlURL = databaseURL
             let setup = """
                 CREATE TABLE people (id integer PRIMARY KEY, name text NOT NULL, age integer);
                 CREATE TABLE people_writes (id integer NOT NULL);
                 CREATE FUNCTION people_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO people_writes VALUES (NEW.id); RETURN NEW; END $$;
                 CREATE TRIGGER people_log AFTER INSERT OR UPDATE ON people FOR EACH ROW EXECUTE FUNCTION people_log();
-                CREATE FUNCTION people_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.04); RETURN NULL; END $$;
-                CREATE TRIGGER people_slow BEFORE INSERT ON people FOR EACH STATEMENT EXECUTE FUNCTION people_slow();
+                CREATE FUNCTION people_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.0015); RETURN NEW; END $$;
+                CREATE TRIGGER people_slow BEFORE INSERT ON people FOR EACH ROW EXECUTE FUNCTION people_slow();
                 """
             try await Self.psql(psqlURL, setup)
 

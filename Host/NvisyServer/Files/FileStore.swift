@@ -27,9 +27,20 @@ public final class FileStore: Sendable {
     }
 
     /// Opens (creating if needed) the files bucket.
-    public static func open(nats: NATSConnection, files: FileRepository, logger: Logger) async throws -> FileStore {
-        let objects = try await nats.jetStream.ensureObjectStore(ObjectStoreConfig(bucket: bucket, description: "nvisy uploaded files"))
-        return FileStore(objects: objects, files: files, logger: logger)
+    /// Opens (creating if needed) the bucket. A JetStream that is not ready yet — a cluster still
+    /// electing its leaders, an API request timing out on a busy machine — is waited for up to
+    /// `patience`, not a reason to stop the host.
+    public static func open(nats: NATSConnection, files: FileRepository, logger: Logger, patience: Duration = .seconds(60)) async throws -> FileStore {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            do {
+                let objects = try await nats.jetStream.ensureObjectStore(ObjectStoreConfig(bucket: bucket, description: "nvisy uploaded files"))
+                return FileStore(objects: objects, files: files, logger: logger)
+            } catch let error as NvisyError where error.retry == .transient && ContinuousClock.now < deadline {
+                logger.warning("the file store's JetStream bucket is not ready yet; retrying", metadata: ["error": "\(error.message)"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     /// What an upload is.
