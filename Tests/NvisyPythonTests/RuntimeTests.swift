@@ -177,7 +177,8 @@ struct RuntimeTests {
             #expect(e.retry == .transient)
             #expect(e.message.contains("timeout"), "\(e.message)")
         }
-        #expect(clock.now - start < .seconds(3))
+        // The provider awaits for an hour; its 500 ms timeout answered it (room for a loaded machine).
+        #expect(clock.now - start < .seconds(10))
 
         let blocker = try await host.makeSource("fixtures/fail", config: ["mode": "block"])
         start = clock.now
