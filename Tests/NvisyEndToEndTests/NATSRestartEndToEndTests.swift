@@ -48,7 +48,7 @@ struct NATSRestartEndToEndTests {
         do {
             let (serve, port) = try await Self.serve(databaseURL: load.databaseURL, natsPort: natsPort, name: "e2e-natsdown-serve")
             processes.append(serve)
-            try await load.createTables(["people"], delay: 0.002)
+            try await load.createTables(["people"], delay: 0.01)
             let (token, ws) = try await CSVLoadScenario.owner(port: port, email: "nats@example.com")
             let run = try await CSVLoadScenario.run(port: port, token: token,
                                                     pipeline: try await load.pipeline(port: port, token: token, workspace: ws, table: "people"))
@@ -91,7 +91,7 @@ struct NATSRestartEndToEndTests {
         do {
             let (serve, port) = try await Self.serve(databaseURL: load.databaseURL, natsPort: natsPort, name: "e2e-pgdown-serve")
             processes.append(serve)
-            try await load.createTables(["people"], delay: 0.002)
+            try await load.createTables(["people"], delay: 0.01)
             let (token, ws) = try await CSVLoadScenario.owner(port: port, email: "pg@example.com")
             let run = try await CSVLoadScenario.run(port: port, token: token,
                                                     pipeline: try await load.pipeline(port: port, token: token, workspace: ws, table: "people"))
