@@ -49,7 +49,7 @@ struct KeyRotationEndToEndTests {
         let out = harness.dataDir.deletingLastPathComponent().appendingPathComponent("rotate-1.out").path
         let fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let common = await harness.common
-        let pid = try ChildProcess.spawn(NvisyBinary.path, arguments: ["keys", "rotate"] + common + ["--batch-size", "1", "--batch-pause-ms", "700"],
+        let pid = try ChildProcess.spawn(NvisyBinary.path, arguments: ["keys", "rotate"] + common + ["--batch-size", "1", "--batch-pause-ms", "2000"],
                                          environment: ServeHarness.environment, stdoutFD: fd, purpose: "nvisy keys rotate")
         close(fd)
         var firstOutput = try await Self.waitFor("re-encrypted 3/8", in: out, pid: pid)
