@@ -104,6 +104,34 @@ import Testing
         await fixture.stop()
     }
 
+    @Test func aWorkspaceRenamedInTheDatabaseIsServedWithItsNewName() async throws {
+        let (fixture, listener) = try await Self.listening("authcache_workspace")
+        try await fixture.app().test(.router) { client in
+            let (owner, _) = try await client.signup("rename@example.com")
+            let created = try await client.call(.post, "/api/v1/workspaces", token: owner, json: ["name": "Before"])
+            let workspace = try #require(created.body["id"] as? String)
+            let id = try #require(UUID(uuidString: workspace))
+            #expect(try await client.call(.get, "/api/v1/workspaces/\(workspace)", token: owner).body["name"] as? String == "Before")
+            // The row is now served from memory.
+            #expect(fixture.api.authCache.workspace(id)??.name == "Before")
+            // Another host renames it.
+            _ = try await fixture.database.client.query("UPDATE workspaces SET name = 'After' WHERE id = \(id)", logger: TestPostgres.logger)
+            let deadline = Date().addingTimeInterval(5)
+            var name = try await client.call(.get, "/api/v1/workspaces/\(workspace)", token: owner).body["name"] as? String
+            while name != "After", Date() < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                name = try await client.call(.get, "/api/v1/workspaces/\(workspace)", token: owner).body["name"] as? String
+            }
+            #expect(name == "After")
+            // A rename through this host is answered at once, without waiting for the notification.
+            #expect(try await client.call(.patch, "/api/v1/workspaces/\(workspace)", token: owner, json: ["name": "Third"]).status == .ok)
+            #expect(try await client.call(.get, "/api/v1/workspaces/\(workspace)", token: owner).body["name"] as? String == "Third")
+        }
+        listener.cancel()
+        await listener.value
+        await fixture.stop()
+    }
+
     @Test func withoutTheListenerNothingIsCached() async throws {
         let fixture = try await APIFixture.make("authcache_off")
         #expect(!fixture.api.authCache.isEnabled)

@@ -94,6 +94,15 @@ public struct APIDependencies: Sendable {
         Authenticator(keys: keys, accounts: accounts, sessions: sessions, apiTokens: apiTokens, cache: authCache)
     }
 
+    /// A workspace row through ``authCache`` (read requests for a workspace are the hottest path).
+    public func workspace(id: UUID) async throws(NvisyError) -> WorkspaceRecord? {
+        if let cached = authCache.workspace(id) { return cached }
+        let ticket = authCache.ticket()
+        let record = try await workspaces.find(id: id)
+        authCache.store(workspace: record, id: id, ticket: ticket)
+        return record
+    }
+
     /// Workspace roles through ``authCache``.
     public var workspaceRoles: any WorkspaceRoleLookup {
         CachedWorkspaceRoles(workspaces, cache: authCache)

@@ -26,7 +26,7 @@ extension APIHandler {
     func getWorkspace(_ input: Operations.GetWorkspace.Input) async throws -> Operations.GetWorkspace.Output {
         let id = try pathID(input.path.workspaceId, "workspaceId")
         let role = try await context.require(.view, in: id)
-        guard let workspace = try await deps.workspaces.find(id: id) else { throw NvisyError.notFound("no workspace \(id.text)") }
+        guard let workspace = try await deps.workspace(id: id) else { throw NvisyError.notFound("no workspace \(id.text)") }
         return .ok(.init(body: .json(.init(workspace, role: role))))
     }
 

@@ -3,9 +3,9 @@ import Foundation
 import NvisyPostgres
 import Synchronization
 
-/// A short-lived, in-process memory of who a bearer token is and which role an account has in a
-/// workspace, so that a read request does not pay a signature check and three database round
-/// trips every time.
+/// A short-lived, in-process memory of who a bearer token is, which role an account has in a
+/// workspace, and the workspace rows themselves, so that a read request does not pay a signature
+/// check and several database round trips every time.
 ///
 /// Correctness comes before hits:
 /// - It only answers while ``AuthChangeListener`` is subscribed to the database's `nvisy_auth`
@@ -36,6 +36,7 @@ public final class AuthCache: Sendable {
         var generation: UInt64 = 0
         var identities: [SHA256Digest: (identity: Identity, until: ContinuousClock.Instant)] = [:]
         var roles: [RoleKey: (role: WorkspaceRole?, until: ContinuousClock.Instant)] = [:]
+        var workspaces: [UUID: (record: WorkspaceRecord?, until: ContinuousClock.Instant)] = [:]
     }
 
     private let state = Mutex(State())
@@ -125,6 +126,31 @@ public final class AuthCache: Sendable {
         }
     }
 
+    /// A cached workspace row: `.some(nil)` means "known not to exist". The `workspaces` table
+    /// is one of those whose changes notify `nvisy_auth`, so a rename by any host clears it.
+    public func workspace(_ id: UUID) -> WorkspaceRecord?? {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard state.enabled, let entry = state.workspaces[id] else { return nil }
+            guard entry.until > now else {
+                state.workspaces[id] = nil
+                return nil
+            }
+            return .some(entry.record)
+        }
+    }
+
+    /// Remembers a workspace row (nil: there is none) for the TTL.
+    public func store(workspace: WorkspaceRecord?, id: UUID, ticket: Ticket?) {
+        guard let ticket else { return }
+        let until = deadline(nil)
+        state.withLock { state in
+            guard state.enabled, state.generation == ticket.generation else { return }
+            if state.workspaces.count >= capacity { state.workspaces.removeAll(keepingCapacity: true) }
+            state.workspaces[id] = (workspace, until)
+        }
+    }
+
     private func deadline(_ expiresAt: Date?) -> ContinuousClock.Instant {
         var until = ContinuousClock.now.advanced(by: ttl)
         if let expiresAt {
@@ -138,5 +164,6 @@ public final class AuthCache: Sendable {
         state.generation &+= 1
         state.identities.removeAll()
         state.roles.removeAll()
+        state.workspaces.removeAll()
     }
 }
