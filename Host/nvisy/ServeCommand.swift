@@ -59,11 +59,15 @@ struct ServeCommand: AsyncParsableCommand {
         let runService = Bootstrap.runService(client: database.client, jetStream: nats.connection.jetStream, plugins: plugins,
                                               keyring: keyring, logger: logger)
         api.runService = runService
+        // Services that query tables wait for the migrations below (a fresh database has none).
+        let migrated = MigrationGate()
         var services: [any Service] = [database.client, PluginReloadService(host: plugins, logger: logger), FileReaper(store: fileStore),
-                                       WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger),
+                                       AfterMigrations(WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger),
+                                                       gate: migrated),
                                        AuthChangeListener(client: database.client, cache: api.authCache, logger: logger)]
         if config.workerConcurrency > 0 {
-            services.append(Bootstrap.runWorker(config, client: database.client, service: runService, logger: logger))
+            services.append(AfterMigrations(Bootstrap.runWorker(config, client: database.client, service: runService, logger: logger),
+                                            gate: migrated))
         }
         var dependencies = ApplicationDependencies(
             healthChecks: [.postgres(database), .nats(nats)],
@@ -72,6 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
                 try await Bootstrap.waitForDatabase(database, url: databaseURL)
                 let applied = try await database.migrate()
                 logger.info("database ready", metadata: ["migrations_applied": "\(applied.count)"])
+                migrated.open()
                 await fileStore.sweep()
             }],
             plugins: plugins
