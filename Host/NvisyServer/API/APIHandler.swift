@@ -17,6 +17,10 @@ struct APIHandler: APIProtocol {
         loginLimitPerAccount = RateLimiter(limit: deps.settings.authAttemptsPerAccount, window: .seconds(60))
     }
 
+    /// Compact JSON with sorted keys: the runtime's default also pretty-prints, which made every
+    /// answer larger and its encoding slower for no client's benefit.
+    static let wireConfiguration = Configuration(jsonEncodingOptions: [.sortedKeys])
+
     var context: NvisyRequestContext {
         get throws(NvisyError) { try APIRequest.current() }
     }

@@ -20,7 +20,8 @@ public enum APIRoutes {
         router.middlewares.add(AuthenticationMiddleware(authenticator: api.authenticator, roles: api.workspaceRoles, cache: api.authCache))
         let operations = router.group().add(middleware: OpenAPIErrorMiddleware())
         do {
-            try APIHandler(deps: api).registerHandlers(on: SkippingTransport(base: operations, skip: FilesController.operations.union(RunEventsController.operations).union(ChatMessagesController.operations)))
+            try APIHandler(deps: api).registerHandlers(on: SkippingTransport(base: operations, skip: FilesController.operations.union(RunEventsController.operations).union(ChatMessagesController.operations)),
+                                                     configuration: APIHandler.wireConfiguration)
         } catch {
             preconditionFailure("the generated OpenAPI routes cannot be registered: \(error)")
         }

@@ -23,10 +23,10 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         context.workspaceRoles = roles
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            guard parts.count == 2, parts[0].utf8.count == 6, parts[0].lowercased() == "bearer" else {
                 throw NvisyError.unauthorized("the Authorization header must be 'Bearer <token>'")
             }
-            let identity = try await authenticator.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+            let identity = try await authenticator.authenticate(bearer: Self.trimmed(parts[1]))
             context.identity = identity
             context.logger[metadataKey: "account_id"] = .string(identity.accountID.uuidString.lowercased())
         }
@@ -39,5 +39,14 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         return try await APIRequest.$context.withValue(ready) {
             try await next(request, ready)
         }
+    }
+
+    /// The token without surrounding spaces or tabs. Not Foundation's `trimmingCharacters`: on
+    /// Linux it bridges through NSString and UTF-16, which cost 8 % of an authenticated request.
+    static func trimmed(_ token: Substring) -> String {
+        var token = token
+        while let first = token.first, first == " " || first == "\t" { token.removeFirst() }
+        while let last = token.last, last == " " || last == "\t" { token.removeLast() }
+        return String(token)
     }
 }
