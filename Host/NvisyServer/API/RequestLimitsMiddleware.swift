@@ -11,11 +11,13 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
     /// Routes that stream their body and bound it themselves (file upload/download): neither
     /// limit applies to them.
     let isStreaming: @Sendable (Request) -> Bool
+    let deadlines: DeadlineWatch
 
     public init(maxBodyBytes: Int, timeout: Duration, isStreaming: @escaping @Sendable (Request) -> Bool = { _ in false }) {
         self.maxBodyBytes = maxBodyBytes
         self.timeout = timeout
         self.isStreaming = isStreaming
+        deadlines = DeadlineWatch(timeout: timeout)
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -32,6 +34,8 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
             }
         }
         let limit = timeout
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        let deadlines = deadlines
         let pending = request
         // The handler is cancelled when the timer fires first; Postgres, NATS and HTTP calls
         // honour cancellation, so the request ends soon after with 503.
@@ -40,7 +44,7 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
             return try await withThrowingTaskGroup(of: Response?.self) { group in
                 group.addTask { try await next(pending, context) }
                 group.addTask {
-                    try await Task.sleep(for: limit)
+                    guard await deadlines.sleep(until: deadline) else { throw CancellationError() }
                     return nil
                 }
                 do {
