@@ -125,6 +125,12 @@ public final class PluginChildServer: @unchecked Sendable {
                 }
             case .destroy, .closeCursor:
                 handleQuietly(frame)
+            case .next, .write, .transform, .embed:
+                if !FileManager.default.fileExists(atPath: "/tmp/iso2-noimm") {
+                    Task.immediate { await self.answer(frame) }
+                } else {
+                    Task { await self.answer(frame) }
+                }
             default:
                 Task { await self.answer(frame) }
             }
