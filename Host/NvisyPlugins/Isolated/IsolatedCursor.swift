@@ -65,16 +65,19 @@ final class IsolatedCursor: BatchCursor, @unchecked Sendable {
         var r = WireReader(answer.body)
         let child = self.child
         let (decoded, slot) = try RegionBlob.get(&r, region: child.region) { try IsolatedBatchCodec.decode($0) }
-        if let slot { child.post(.release, body: IsolatedProviderInstance.id(UInt32(slot))) }
         var items = decoded
-        lock.withLock {
-            // Under the lock: `close` cannot send `closeCursor` ahead of this request.
-            if !closed { ahead = child.start(.next, body: request(want), timeout: timeout) }
+        let released: Bool = lock.withLock {
             if items.count > want {
                 leftover = items[want...]
                 items.removeSubrange(want...)
             }
+            // Under the lock: `close` cannot send `closeCursor` ahead of this request. The slot
+            // just copied goes back to the child in the same send.
+            guard !closed else { return false }
+            ahead = child.start(.next, body: request(want), timeout: timeout, releasing: slot)
+            return true
         }
+        if !released, let slot { child.post(.release, body: IsolatedProviderInstance.id(UInt32(slot))) }
         return items
     }
 

@@ -81,8 +81,9 @@ final class PluginChildProcess: @unchecked Sendable {
 
     /// Sends a request from the calling thread and answers the call to await; the answer is
     /// stored in it by the reader thread (or the child's death, when it dies first).
+    /// `releasing`: a slot of the child's side to give back in the same `sendmsg` (see ``post``).
     func start(_ op: IsolationOp, body: Data = Data(), timeout: Duration?, hostSlot: Int? = nil,
-               onToken: (@Sendable (String) -> Void)? = nil) -> ChildCall {
+               releasing: Int? = nil, onToken: (@Sendable (String) -> Void)? = nil) -> ChildCall {
         let call = ChildCall(op: op, timeout: timeout, hostSlot: hostSlot, onToken: onToken)
         let id: UInt32? = lock.withLock {
             if death != nil { return nil }
@@ -97,7 +98,9 @@ final class PluginChildProcess: @unchecked Sendable {
             return call
         }
         do {
-            try sendLock.withLock { try socket.send(IsolationFrame(op, call: id, body: body)) }
+            var frames = [IsolationFrame(op, call: id, body: body)]
+            if let releasing { frames.insert(IsolationFrame(.release, call: 0, body: IsolatedProviderInstance.id(UInt32(releasing))), at: 0) }
+            try sendLock.withLock { try socket.send(frames) }
         } catch {
             // The reader thread sees the broken socket too and fails the call; kill to be sure it ends.
             kill(reason: "its socket broke (\(error))")
