@@ -164,8 +164,8 @@ public final class PluginChildServer: @unchecked Sendable {
     /// once (it runs on the interpreter's thread) and frees the reader. While a call runs here
     /// the requests behind it wait; an instance (or cursor) whose calls keep holding the reader
     /// longer than ``inlineLimit`` has its later calls run as tasks (``InlineRecord``), so one
-    /// slow plugin cannot keep holding up the others. A hung call is ended by the host, which kills this
-    /// process when the call outlives its timeout, as before.
+    /// slow plugin cannot keep holding up the others. A hung call is ended by the host, which
+    /// kills this process when the call outlives its timeout, as before.
     private func serve(_ frame: IsolationFrame) {
         guard let key = Self.inlineKey(frame), !lock.withLock({ inline[key]?.demoted ?? false }) else {
             Task { await self.answer(frame) }
