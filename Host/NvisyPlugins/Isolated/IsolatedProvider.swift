@@ -94,45 +94,41 @@ final class IsolatedProviderInstance: SourceInstance, SinkInstance, TransformIns
     }
 
     func write(_ items: [ProviderItem]) async throws {
-        let (child, id) = try await bound()
-        var w = WireWriter()
-        w.u32(id)
-        let size = IsolatedBatchCodec.size(of: items)
-        try RegionBlob.check(size, "a batch")
-        let slot = RegionBlob.put(&w, region: child.region, size: size) {
+        _ = try await send(.write, size: IsolatedBatchCodec.size(of: items), what: "a batch") {
             IsolatedBatchCodec.encode(items, into: $0)
         }
-        _ = try await child.call(.write, body: w.data, timeout: timeout, hostSlot: slot)
     }
 
     func transform(_ items: [ProviderItem]) async throws -> any BatchCursor {
-        let (child, id) = try await bound()
-        var w = WireWriter()
-        w.u32(id)
-        let size = IsolatedBatchCodec.size(of: items)
-        try RegionBlob.check(size, "a batch")
-        let slot = RegionBlob.put(&w, region: child.region, size: size) {
+        let (child, answer) = try await send(.transform, size: IsolatedBatchCodec.size(of: items), what: "a batch") {
             IsolatedBatchCodec.encode(items, into: $0)
         }
-        let answer = try await child.call(.transform, body: w.data, timeout: timeout, hostSlot: slot)
         var r = WireReader(answer.body)
         return IsolatedCursor(child: child, id: try r.u32(), timeout: timeout, instance: self)
     }
 
     func embed(_ texts: [String]) async throws -> [[Float]] {
-        let (child, id) = try await bound()
-        var w = WireWriter()
-        w.u32(id)
-        let size = IsolatedBatchCodec.size(of: texts)
-        try RegionBlob.check(size, "a batch")
-        let slot = RegionBlob.put(&w, region: child.region, size: size) {
+        let (child, answer) = try await send(.embed, size: IsolatedBatchCodec.size(of: texts), what: "a batch of texts") {
             IsolatedBatchCodec.encode(texts, into: $0)
         }
-        let answer = try await child.call(.embed, body: w.data, timeout: timeout, hostSlot: slot)
         var r = WireReader(answer.body)
         let (vectors, childSlot) = try RegionBlob.get(&r, region: child.region) { try IsolatedBatchCodec.decodeVectors($0) }
         if let childSlot { child.post(.release, body: Self.id(UInt32(childSlot))) }
         return vectors
+    }
+
+    /// The calls that carry a blob: binds the instance, writes its id and the `size`-byte blob
+    /// (`encode` fills it, in a region slot when it is big enough), calls and answers the child
+    /// that answered with its answer.
+    private func send(_ op: IsolationOp, size: Int, what: String, encode: (UnsafeMutableRawBufferPointer) -> Void) async throws
+        -> (PluginChildProcess, IsolationFrame)
+    {
+        try RegionBlob.check(size, what)
+        let (child, id) = try await bound()
+        var w = WireWriter()
+        w.u32(id)
+        let slot = RegionBlob.put(&w, region: child.region, size: size, fill: encode)
+        return (child, try await child.call(op, body: w.data, timeout: timeout, hostSlot: slot))
     }
 
     func complete(_ request: JSONValue, onToken: @escaping @Sendable (String) -> Void) async throws -> JSONValue {
@@ -143,53 +139,5 @@ final class IsolatedProviderInstance: SourceInstance, SinkInstance, TransformIns
         let answer = try await child.call(.complete, body: w.data, timeout: timeout, onToken: onToken)
         if answer.body.isEmpty { return [:] }
         return try JSONDecoder().decode(JSONValue.self, from: answer.body)
-    }
-}
-
-/// A cursor in a plugin-host child. It belongs to the child that opened it: when that child
-/// dies, `next` fails with its transient error and the runtime reopens after the last token.
-///
-/// `@unchecked Sendable`: `closed`/`ended` are guarded by `lock`; the rest is immutable.
-final class IsolatedCursor: BatchCursor, @unchecked Sendable {
-    let child: PluginChildProcess
-    let id: UInt32
-    let timeout: Duration?
-    let instance: IsolatedProviderInstance
-    private let lock = NSLock()
-    private var closed = false
-    private var ended = false
-
-    init(child: PluginChildProcess, id: UInt32, timeout: Duration?, instance: IsolatedProviderInstance) {
-        self.child = child
-        self.id = id
-        self.timeout = timeout
-        self.instance = instance
-    }
-
-    deinit { close() }
-
-    func next(maxItems: Int) async throws -> [ProviderItem]? {
-        if lock.withLock({ closed || ended }) { return nil }
-        var w = WireWriter()
-        w.u32(id)
-        w.u32(max(1, maxItems))
-        let answer = try await child.call(.next, body: w.data, timeout: timeout)
-        if answer.op == .end {
-            lock.withLock { ended = true }
-            return nil
-        }
-        var r = WireReader(answer.body)
-        let child = self.child
-        let (items, slot) = try RegionBlob.get(&r, region: child.region) { try IsolatedBatchCodec.decode($0) }
-        if let slot { child.post(.release, body: IsolatedProviderInstance.id(UInt32(slot))) }
-        return items
-    }
-
-    func close() {
-        let first = lock.withLock {
-            defer { closed = true }
-            return !closed
-        }
-        if first { child.post(.closeCursor, body: IsolatedProviderInstance.id(id)) }
     }
 }

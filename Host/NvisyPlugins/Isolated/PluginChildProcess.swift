@@ -23,21 +23,12 @@ final class PluginChildProcess: @unchecked Sendable {
     private let socket: FrameSocket
     private let lock = NSLock()
     private let sendLock = NSLock()
-    private var pending: [UInt32: Pending] = [:]
+    private var pending: [UInt32: ChildCall] = [:]
     private var nextCall: UInt32 = 1
     private var death: NvisyError?
     private var killReason: String?
     private var watchdog: DispatchSourceTimer?
     private let onExit: @Sendable (PluginChildProcess, String) -> Void
-
-    private struct Pending {
-        let continuation: CheckedContinuation<IsolationFrame, any Error>
-        let onToken: (@Sendable (String) -> Void)?
-        let deadline: ContinuousClock.Instant?
-        let op: IsolationOp
-        let timeout: Duration?
-        let hostSlot: Int?
-    }
 
     /// Starts `executable plugin-host …args` with the socket on fd 3 and the region on fd 4,
     /// a minimal environment and nothing else inherited.
@@ -85,29 +76,36 @@ final class PluginChildProcess: @unchecked Sendable {
     /// `hostSlot`: a region slot the request's blob sits in, freed when the answer arrives.
     func call(_ op: IsolationOp, body: Data = Data(), timeout: Duration?, hostSlot: Int? = nil,
               onToken: (@Sendable (String) -> Void)? = nil) async throws -> IsolationFrame {
-        let frame = try await withCheckedThrowingContinuation { (c: CheckedContinuation<IsolationFrame, any Error>) in
-            let id: UInt32? = lock.withLock {
-                if death != nil { return nil }
-                let id = nextCall
-                nextCall &+= 1
-                pending[id] = Pending(continuation: c, onToken: onToken, deadline: timeout.map { .now + $0 }, op: op,
-                                      timeout: timeout, hostSlot: hostSlot)
-                return id
-            }
-            guard let id else {
-                if let hostSlot { region.release(hostSlot) }
-                c.resume(throwing: lock.withLock { death! })
-                return
-            }
-            do {
-                try sendLock.withLock { try socket.send(IsolationFrame(op, call: id, body: body)) }
-            } catch {
-                // The reader thread sees the broken socket too and fails the call; kill to be sure it ends.
-                kill(reason: "its socket broke (\(error))")
-            }
+        try await start(op, body: body, timeout: timeout, hostSlot: hostSlot, onToken: onToken).value
+    }
+
+    /// Sends a request from the calling thread and answers the call to await; the answer is
+    /// stored in it by the reader thread (or the child's death, when it dies first).
+    /// `releasing`: a slot of the child's side to give back in the same `sendmsg` (see ``post``).
+    func start(_ op: IsolationOp, body: Data = Data(), timeout: Duration?, hostSlot: Int? = nil,
+               releasing: Int? = nil, onToken: (@Sendable (String) -> Void)? = nil) -> ChildCall {
+        let call = ChildCall(op: op, timeout: timeout, hostSlot: hostSlot, onToken: onToken)
+        let id: UInt32? = lock.withLock {
+            if death != nil { return nil }
+            let id = nextCall
+            nextCall &+= 1
+            pending[id] = call
+            return id
         }
-        if frame.op == .error { throw NvisyError.fromWire(frame.body) }
-        return frame
+        guard let id else {
+            if let hostSlot { region.release(hostSlot) }
+            call.complete(.failure(lock.withLock { death! }))
+            return call
+        }
+        do {
+            var frames = [IsolationFrame(op, call: id, body: body)]
+            if let releasing { frames.insert(IsolationFrame(.release, call: 0, body: IsolatedProviderInstance.id(UInt32(releasing))), at: 0) }
+            try sendLock.withLock { try socket.send(frames) }
+        } catch {
+            // The reader thread sees the broken socket too and fails the call; kill to be sure it ends.
+            kill(reason: "its socket broke (\(error))")
+        }
+        return call
     }
 
     /// Sends a frame that gets no answer (`release`, `destroy`, `closeCursor`); ignored when the child is gone.
@@ -153,7 +151,7 @@ final class PluginChildProcess: @unchecked Sendable {
             }
             guard let p = lock.withLock({ pending.removeValue(forKey: frame.call) }) else { continue }
             if let slot = p.hostSlot { region.release(slot) }
-            p.continuation.resume(returning: frame)
+            p.complete(.success(frame))
         }
         exited()
     }
@@ -172,7 +170,7 @@ final class PluginChildProcess: @unchecked Sendable {
             reason = "was killed by signal \(signal)\(name)"
         }
         // Mark it dead and take the waiting calls in one step: a call that registers later sees `death`.
-        let waiting = lock.withLock { () -> [Pending] in
+        let waiting = lock.withLock { () -> [ChildCall] in
             if let killReason { reason = killReason }
             death = NvisyError(.unavailable, "plugin \"\(plugin)\": its process \(pid) \(reason); the call is retried in a new process",
                                retry: .transient)
@@ -183,7 +181,7 @@ final class PluginChildProcess: @unchecked Sendable {
         // The supervisor records the crash before the callers hear of it, so that what they
         // see next (GET /api/v1/plugins, a retry) already knows.
         onExit(self, reason)
-        for p in waiting { p.continuation.resume(throwing: error) }
+        for p in waiting { p.complete(.failure(error)) }
     }
 
     static let signalNames: [Int32: String] = [
