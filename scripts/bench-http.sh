@@ -74,6 +74,10 @@ non2xx=$(echo "$api_out" | awk '/Non-2xx/ {print $NF}')
 pace="$work/pace.lua"
 echo 'function delay() return 10 end' >"$pace"
 half_conns=$(calc "max(1, round($api / 2 * 0.0105))")
+# Each request's own latency stretches the 10 ms: a 3 s probe measures the rate one connection
+# really gives, and the connection count is scaled to land on half the peak.
+probe=$(wrk -t2 -c"$half_conns" -d3s -s "$pace" -H "authorization: Bearer $TOKEN" "$API/workspaces/$WS" 2>&1 | rps)
+half_conns=$(calc "max(1, round($half_conns * ($api / 2) / max($probe, 1)))")
 half_out=$(wrk -t2 -c"$half_conns" -d"${SECONDS_PER_RUN}s" --latency -s "$pace" -H "authorization: Bearer $TOKEN" "$API/workspaces/$WS" 2>&1)
 half_rps=$(echo "$half_out" | rps); half_p99=$(echo "$half_out" | p99_ms)
 stop_host
