@@ -17,5 +17,6 @@ public enum Migrations {
         Migration(version: 11, name: "chats", bytes: PackageResources._011_chats_sql),
         Migration(version: 12, name: "auth_notify", bytes: PackageResources._012_auth_notify_sql),
         Migration(version: 13, name: "workspace_notify", bytes: PackageResources._013_workspace_notify_sql),
+        Migration(version: 14, name: "rate_limits", bytes: PackageResources._014_rate_limits_sql),
     ]
 }

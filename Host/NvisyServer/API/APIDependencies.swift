@@ -18,6 +18,8 @@ public struct APIDependencies: Sendable {
     public var files: FileRepository
     public var pipelines: PipelineRepository
     public var runs: RunRepository
+    /// Login and signup attempt counters, shared by every host.
+    public var rateLimits: RateLimitRepository
     /// Chats and their messages.
     public var chats: ChatRepository
     /// The knowledge base: chunks, index settings and requests, retrieval.
@@ -67,6 +69,7 @@ public struct APIDependencies: Sendable {
         files = FileRepository(client: client, logger: logger)
         pipelines = PipelineRepository(client: client, logger: logger)
         runs = RunRepository(client: client, logger: logger)
+        rateLimits = RateLimitRepository(client: client, logger: logger)
         chats = ChatRepository(client: client, logger: logger)
         chunks = ChunkRepository(client: client, logger: logger)
         index = IndexRepository(client: client, logger: logger)

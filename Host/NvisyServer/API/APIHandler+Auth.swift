@@ -8,7 +8,7 @@ extension APIHandler {
     func signup(_ input: Operations.Signup.Input) async throws -> Operations.Signup.Output {
         let context = try context
         guard case .json(let body) = input.body else { throw NvisyError.invalidInput("expected a JSON body") }
-        try limit(loginLimitPerIP, "ip:\(context.remoteIP ?? "unknown")")
+        try await limit(loginLimitPerIP, "ip:\(context.remoteIP ?? "unknown")")
         var check = Validation()
         let email = check.email(body.email, at: "/email") ?? ""
         let name = check.text(body.displayName, at: "/displayName", max: 100) ?? ""
@@ -23,8 +23,8 @@ extension APIHandler {
     func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output {
         let context = try context
         guard case .json(let body) = input.body else { throw NvisyError.invalidInput("expected a JSON body") }
-        try limit(loginLimitPerIP, "ip:\(context.remoteIP ?? "unknown")")
-        try limit(loginLimitPerAccount, "email:\(AccountRecord.emailKey(body.email))")
+        try await limit(loginLimitPerIP, "ip:\(context.remoteIP ?? "unknown")")
+        try await limit(loginLimitPerAccount, "email:\(AccountRecord.emailKey(body.email))")
         let account = try await deps.accounts.find(email: body.email)
         // Unknown email: the hasher still verifies (a decoy), so the answer takes as long.
         guard await deps.hasher.verify(body.password, against: account?.passwordHash), let account else {
@@ -44,8 +44,8 @@ extension APIHandler {
     }
 
     /// Counts an attempt; over the limit it is 429 with Retry-After.
-    func limit(_ limiter: RateLimiter, _ key: String) throws {
-        if let wait = limiter.hit(key) {
+    func limit(_ limiter: RateLimiter, _ key: String) async throws {
+        if let wait = try await limiter.hit(key) {
             let seconds = max(1, wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0))
             throw HTTPError(.tooManyRequests, headers: [.retryAfter: String(seconds)],
                             message: "too many attempts; try again in \(seconds) s")

@@ -13,8 +13,8 @@ struct APIHandler: APIProtocol {
 
     init(deps: APIDependencies) {
         self.deps = deps
-        loginLimitPerIP = RateLimiter(limit: deps.settings.authAttemptsPerIP, window: .seconds(60))
-        loginLimitPerAccount = RateLimiter(limit: deps.settings.authAttemptsPerAccount, window: .seconds(60))
+        loginLimitPerIP = RateLimiter(limit: deps.settings.authAttemptsPerIP, window: .seconds(60), counters: deps.rateLimits)
+        loginLimitPerAccount = RateLimiter(limit: deps.settings.authAttemptsPerAccount, window: .seconds(60), counters: deps.rateLimits)
     }
 
     /// Compact JSON with sorted keys: the runtime's default also pretty-prints, which made every

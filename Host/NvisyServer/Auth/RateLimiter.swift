@@ -1,30 +1,26 @@
+import Crypto
 import Foundation
-import Synchronization
+import NvisyCore
+import NvisyPostgres
 
-/// Fixed-window counters per key (an IP address, an email), in this process's memory.
-///
-/// With several hosts each counts alone, so the effective limit is up to N times the setting —
-/// enough to stop password guessing at scale, not an exact quota.
-public final class RateLimiter: Sendable {
+/// Attempt limits per key (a client IP, an email) over a window that starts with the key's
+/// first attempt, counted in PostgreSQL (``RateLimitRepository``) so that all hosts of an
+/// installation share one count: two hosts no longer allow twice the attempts.
+public struct RateLimiter: Sendable {
     public let limit: Int
     public let window: Duration
-    private let state = Mutex<[String: (start: ContinuousClock.Instant, count: Int)]>([:])
+    let counters: RateLimitRepository
 
-    public init(limit: Int, window: Duration) {
+    public init(limit: Int, window: Duration, counters: RateLimitRepository) {
         self.limit = limit
         self.window = window
+        self.counters = counters
     }
 
     /// Counts one attempt for `key`; returns the wait before the next allowed one when over the limit.
-    public func hit(_ key: String) -> Duration? {
-        let now = ContinuousClock.now
-        return state.withLock { counters in
-            if counters.count > 100_000 { counters = counters.filter { now - $0.value.start < window } }
-            var entry = counters[key] ?? (now, 0)
-            if now - entry.start >= window { entry = (now, 0) }
-            entry.count += 1
-            counters[key] = entry
-            return entry.count > limit ? window - (now - entry.start) : nil
-        }
+    public func hit(_ key: String) async throws(NvisyError) -> Duration? {
+        let digest = Data(SHA256.hash(data: Data(key.utf8)))
+        let (hits, left) = try await counters.hit(digest, window: window)
+        return hits > limit ? left : nil
     }
 }
