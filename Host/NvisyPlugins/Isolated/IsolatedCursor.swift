@@ -12,20 +12,15 @@ import NvisyCore
 /// closed is dropped (its slot given back) before `closeCursor` is sent, so the child never
 /// closes a cursor while its `next` runs.
 ///
-/// `@unchecked Sendable`: `closed`, `ended`, `ahead` and `leftover` are guarded by `lock`;
-/// the rest is immutable.
+/// `@unchecked Sendable`: `state` is guarded by `lock`; the rest is immutable.
 final class IsolatedCursor: BatchCursor, @unchecked Sendable {
     let child: PluginChildProcess
     let id: UInt32
     let timeout: Duration?
     let instance: IsolatedProviderInstance
     private let lock = NSLock()
-    private var closed = false
-    private var ended = false
-    /// The `next` sent ahead.
-    private var ahead: ChildCall?
-    /// Items of a batch read ahead beyond a smaller `maxItems` asked next.
-    private var leftover: ArraySlice<ProviderItem> = []
+    /// Closed/ended, the `next` sent ahead, and items beyond a smaller `maxItems`.
+    private var state = ReadAheadState<ChildCall>()
 
     init(child: PluginChildProcess, id: UInt32, timeout: Duration?, instance: IsolatedProviderInstance) {
         self.child = child
@@ -45,21 +40,15 @@ final class IsolatedCursor: BatchCursor, @unchecked Sendable {
 
     func next(maxItems: Int) async throws -> [ProviderItem]? {
         let want = max(1, maxItems)
-        let (stop, left, started): (Bool, [ProviderItem]?, ChildCall?) = lock.withLock {
-            if closed || ended { return (true, nil, nil) }
-            if !leftover.isEmpty {
-                let take = leftover.prefix(want)
-                leftover = leftover.dropFirst(take.count)
-                return (false, Array(take), nil)
-            }
-            defer { ahead = nil }
-            return (false, nil, ahead)
+        let started: ChildCall?
+        switch lock.withLock({ state.begin(want: want) }) {
+        case .stop: return nil
+        case .items(let left): return left
+        case .fetch(let call): started = call
         }
-        if stop { return nil }
-        if let left { return left }
         let answer = try await (started ?? child.start(.next, body: request(want), timeout: timeout)).value
         if answer.op == .end {
-            lock.withLock { ended = true }
+            lock.withLock { state.end() }
             return nil
         }
         var r = WireReader(answer.body)
@@ -67,14 +56,11 @@ final class IsolatedCursor: BatchCursor, @unchecked Sendable {
         let (decoded, slot) = try RegionBlob.get(&r, region: child.region) { try IsolatedBatchCodec.decode($0) }
         var items = decoded
         let released: Bool = lock.withLock {
-            if items.count > want {
-                leftover = items[want...]
-                items.removeSubrange(want...)
-            }
+            state.keepSurplus(of: &items, want: want)
             // Under the lock: `close` cannot send `closeCursor` ahead of this request. The slot
             // just copied goes back to the child in the same send.
-            guard !closed else { return false }
-            ahead = child.start(.next, body: request(want), timeout: timeout, releasing: slot)
+            guard !state.closed else { return false }
+            state.ahead = child.start(.next, body: request(want), timeout: timeout, releasing: slot)
             return true
         }
         if !released, let slot { child.post(.release, body: IsolatedProviderInstance.id(UInt32(slot))) }
@@ -82,14 +68,7 @@ final class IsolatedCursor: BatchCursor, @unchecked Sendable {
     }
 
     func close() {
-        let (first, pending) = lock.withLock {
-            defer {
-                closed = true
-                ahead = nil
-                leftover = []
-            }
-            return (!closed, ahead)
-        }
+        let (first, pending) = lock.withLock { state.close() }
         guard first else { return }
         let child = child
         let body = IsolatedProviderInstance.id(id)

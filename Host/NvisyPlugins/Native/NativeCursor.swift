@@ -17,12 +17,8 @@ final class NativeCursor: BatchCursor, @unchecked Sendable {
     let ctx: CallContextBox
     let input: NativeBatchArena?
     private let lock = NSLock()
-    private var closed = false
-    private var ended = false
-    /// The `next` call started ahead, and its `maxItems`.
-    private var ahead: NativeCallRunner.Call<[ProviderItem]?>?
-    /// Items of a batch read ahead beyond a smaller `maxItems` asked next.
-    private var leftover: ArraySlice<ProviderItem> = []
+    /// Closed/ended, the `next` call started ahead, and items beyond a smaller `maxItems`.
+    private var state = ReadAheadState<NativeCallRunner.Call<[ProviderItem]?>>()
 
     init(instance: NativeProviderInstance, cursor: RawRef, ctx: CallContextBox, input: NativeBatchArena?) {
         self.instance = instance
@@ -54,18 +50,12 @@ final class NativeCursor: BatchCursor, @unchecked Sendable {
 
     func next(maxItems: Int) async throws -> [ProviderItem]? {
         let want = max(1, maxItems)
-        let (stop, left, started): (Bool, [ProviderItem]?, NativeCallRunner.Call<[ProviderItem]?>?) = lock.withLock {
-            if closed || ended { return (true, nil, nil) }
-            if !leftover.isEmpty {
-                let take = leftover.prefix(want)
-                leftover = leftover.dropFirst(take.count)
-                return (false, Array(take), nil)
-            }
-            defer { ahead = nil }
-            return (false, nil, ahead)
+        let started: NativeCallRunner.Call<[ProviderItem]?>?
+        switch lock.withLock({ state.begin(want: want) }) {
+        case .stop: return nil
+        case .items(let left): return left
+        case .fetch(let call): started = call
         }
-        if stop { return nil }
-        if let left { return left }
         let runner = instance.runner
         let result: [ProviderItem]?
         switch runner.options.isolation {
@@ -80,7 +70,7 @@ final class NativeCursor: BatchCursor, @unchecked Sendable {
             }
         }
         guard var items = result else {
-            lock.withLock { ended = true }
+            lock.withLock { state.end() }
             return nil
         }
         if runner.options.isolation == .dedicatedThread {
@@ -88,25 +78,15 @@ final class NativeCursor: BatchCursor, @unchecked Sendable {
             lock.withLock {
                 // Under the lock: `close` cannot post `close_cursor` ahead of this call.
                 // A stuck instance reads nothing ahead; the caller hears about it next time.
-                if !closed { ahead = try? runner.start("next", ctx: ctx, body) }
+                if !state.closed { state.ahead = try? runner.start("next", ctx: ctx, body) }
             }
         }
-        if items.count > want {
-            lock.withLock { leftover = items[want...] }
-            items.removeSubrange(want...)
-        }
+        lock.withLock { state.keepSurplus(of: &items, want: want) }
         return items
     }
 
     func close() {
-        let first = lock.withLock {
-            defer {
-                closed = true
-                ahead = nil
-                leftover = []
-            }
-            return !closed
-        }
+        let first = lock.withLock { state.close().wasOpen }
         guard first, let fn = instance.provider.p.close_cursor else { return }
         let c = cursor
         // The context too: the plugin's cursor holds its pointer until close_cursor returns.
