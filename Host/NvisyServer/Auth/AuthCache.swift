@@ -31,12 +31,17 @@ public final class AuthCache: Sendable {
         var workspace: UUID
     }
 
+    private struct Entry<Value> {
+        var value: Value
+        var until: ContinuousClock.Instant
+    }
+
     private struct State {
         var enabled = false
         var generation: UInt64 = 0
-        var identities: [SHA256Digest: (identity: Identity, until: ContinuousClock.Instant)] = [:]
-        var roles: [RoleKey: (role: WorkspaceRole?, until: ContinuousClock.Instant)] = [:]
-        var workspaces: [UUID: (record: WorkspaceRecord?, until: ContinuousClock.Instant)] = [:]
+        var identities: [SHA256Digest: Entry<Identity>] = [:]
+        var roles: [RoleKey: Entry<WorkspaceRole?>] = [:]
+        var workspaces: [UUID: Entry<WorkspaceRecord?>] = [:]
     }
 
     private let state = Mutex(State())
@@ -79,75 +84,56 @@ public final class AuthCache: Sendable {
 
     /// The identity a token proved recently, if it is still fresh.
     public func identity(for key: SHA256Digest) -> Identity? {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            guard state.enabled, let entry = state.identities[key] else { return nil }
-            guard entry.until > now else {
-                state.identities[key] = nil
-                return nil
-            }
-            return entry.identity
-        }
+        lookup(\.identities, key)
     }
 
     /// Remembers a token's identity until `expiresAt` (the token's own end) or the TTL, whichever is first.
     public func store(_ identity: Identity, for key: SHA256Digest, expiresAt: Date?, ticket: Ticket?) {
-        guard let ticket else { return }
-        let until = deadline(expiresAt)
-        state.withLock { state in
-            guard state.enabled, state.generation == ticket.generation else { return }
-            if state.identities.count >= capacity { state.identities.removeAll(keepingCapacity: true) }
-            state.identities[key] = (identity, until)
-        }
+        remember(\.identities, key, identity, until: deadline(expiresAt), ticket: ticket)
     }
 
     /// A cached role lookup: `.some(nil)` means "known not to be a member".
     public func role(of account: UUID, in workspace: UUID) -> WorkspaceRole?? {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            let key = RoleKey(account: account, workspace: workspace)
-            guard state.enabled, let entry = state.roles[key] else { return nil }
-            guard entry.until > now else {
-                state.roles[key] = nil
-                return nil
-            }
-            return .some(entry.role)
-        }
+        lookup(\.roles, RoleKey(account: account, workspace: workspace))
     }
 
     /// Remembers a role lookup's answer (nil included) for the TTL.
     public func store(role: WorkspaceRole?, of account: UUID, in workspace: UUID, ticket: Ticket?) {
-        guard let ticket else { return }
-        let until = deadline(nil)
-        state.withLock { state in
-            guard state.enabled, state.generation == ticket.generation else { return }
-            if state.roles.count >= capacity { state.roles.removeAll(keepingCapacity: true) }
-            state.roles[RoleKey(account: account, workspace: workspace)] = (role, until)
-        }
+        remember(\.roles, RoleKey(account: account, workspace: workspace), role, until: deadline(nil), ticket: ticket)
     }
 
     /// A cached workspace row: `.some(nil)` means "known not to exist". The `workspaces` table
     /// is one of those whose changes notify `nvisy_auth`, so a rename by any host clears it.
     public func workspace(_ id: UUID) -> WorkspaceRecord?? {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            guard state.enabled, let entry = state.workspaces[id] else { return nil }
-            guard entry.until > now else {
-                state.workspaces[id] = nil
-                return nil
-            }
-            return .some(entry.record)
-        }
+        lookup(\.workspaces, id)
     }
 
     /// Remembers a workspace row (nil: there is none) for the TTL.
     public func store(workspace: WorkspaceRecord?, id: UUID, ticket: Ticket?) {
+        remember(\.workspaces, id, workspace, until: deadline(nil), ticket: ticket)
+    }
+
+    /// A fresh entry of one table; an expired one is dropped on the way.
+    private func lookup<Key: Hashable & Sendable, Value: Sendable>(_ table: WritableKeyPath<State, [Key: Entry<Value>]> & Sendable, _ key: Key) -> Value? {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard state.enabled, let entry = state[keyPath: table][key] else { return nil }
+            guard entry.until > now else {
+                state[keyPath: table][key] = nil
+                return nil
+            }
+            return entry.value
+        }
+    }
+
+    /// Stores an entry unless the cache is off or was cleared since the read began (`ticket`).
+    private func remember<Key: Hashable & Sendable, Value: Sendable>(_ table: WritableKeyPath<State, [Key: Entry<Value>]> & Sendable, _ key: Key, _ value: Value,
+                                                until: ContinuousClock.Instant, ticket: Ticket?) {
         guard let ticket else { return }
-        let until = deadline(nil)
         state.withLock { state in
             guard state.enabled, state.generation == ticket.generation else { return }
-            if state.workspaces.count >= capacity { state.workspaces.removeAll(keepingCapacity: true) }
-            state.workspaces[id] = (workspace, until)
+            if state[keyPath: table].count >= capacity { state[keyPath: table].removeAll(keepingCapacity: true) }
+            state[keyPath: table][key] = Entry(value: value, until: until)
         }
     }
 
