@@ -15,7 +15,7 @@ import Testing
         router.middlewares.add(RequestLimitsMiddleware(maxBodyBytes: 1024, timeout: timeout))
         router.get("/fast") { _, _ in "fast" }
         router.get("/slow") { _, _ -> String in
-            try await Task.sleep(for: .seconds(30))
+            try await Task.sleep(for: .seconds(120))
             return "slow"
         }
         return Application(router: router)
@@ -28,21 +28,22 @@ import Testing
             let took = ContinuousClock.now - start
             #expect(response.status == .serviceUnavailable)
             #expect(String(buffer: response.body).contains("took longer"))
-            // Fired after the timeout, and within a few sweeps of it (generous: a loaded machine).
+            // Fired after the timeout, and long before the handler's two minutes. Generous: the
+            // whole suite shares two cores, and other suites block cooperative threads on purpose.
             #expect(took >= .milliseconds(300))
-            #expect(took < .seconds(5))
+            #expect(took < .seconds(60))
         }
     }
 
     @Test func handlersThatFinishInTimeAreUntouched() async throws {
-        try await Self.app(timeout: .milliseconds(400)).test(.router) { client in
+        try await Self.app(timeout: .seconds(3)).test(.router) { client in
             for _ in 0..<50 {
                 let response = try await client.execute(uri: "/fast", method: .get)
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == "fast")
             }
             // Long after their deadlines would have passed, nothing fires late on them.
-            try await Task.sleep(for: .milliseconds(600))
+            try await Task.sleep(for: .milliseconds(3500))
             #expect(try await client.execute(uri: "/fast", method: .get).status == .ok)
         }
     }
@@ -57,7 +58,7 @@ import Testing
         let start = ContinuousClock.now
         waiter.cancel()
         #expect(await waiter.value == false)
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(30))  // not the hour; generous for a loaded machine
         // Many at once, each resumed after its own deadline.
         let results = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<200 {
