@@ -100,7 +100,10 @@ def test_every_operation_survives_generated_requests(server):
     checks = os.environ.get("NVISY_FUZZ_CHECKS",
                             "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance")
     min_requests = int(os.environ.get("NVISY_FUZZ_MIN_REQUESTS", "0"))
-    har = log.parent / "schemathesis.har"
+    # Kept after the run (the server's data dir is removed): the full output and the HAR of every request.
+    report_dir = Path(os.environ.get("NVISY_FUZZ_REPORT_DIR") or tempfile.mkdtemp(prefix="nvisy-schemathesis-", dir="/tmp"))
+    report_dir.mkdir(parents=True, exist_ok=True)
+    har = report_dir / "schemathesis.har"
     result = subprocess.run(
         [str(VENV_BIN / "st"), "run", base + "/api/openapi.json",
          "-H", f"Authorization: Bearer {token}",
@@ -108,12 +111,16 @@ def test_every_operation_survives_generated_requests(server):
          "--max-examples", examples, "--request-timeout", "20",
          "--generation-deterministic",
          "--report", "har", "--report-har-path", str(har),
-         # Deleting the fuzzer's own account or ending its own session would leave it testing 401s only.
-         "--exclude-operation-id", "deleteAccount", "--exclude-path", "/api/v1/auth/logout"],
+         # Deleting the fuzzer's own account, ending its own session or revoking its own API token
+         # (it lists the tokens and reuses the ids it saw) would leave it testing 401s only.
+         "--exclude-operation-id", "deleteAccount", "--exclude-operation-id", "deleteApiToken",
+         "--exclude-path", "/api/v1/auth/logout"],
         capture_output=True, text=True, timeout=int(os.environ.get("NVISY_FUZZ_TIMEOUT", "900")),
     )
     output = result.stdout + result.stderr
+    (report_dir / "output.txt").write_text(output)
     print(output[-2500:])
+    print(f"schemathesis output and HAR: {report_dir}")
     assert result.returncode == 0, output[-6000:] + "\n--- server log ---\n" + log.read_text()[-4000:]
     assert "Authentication failed" not in output, output[-3000:]
     entries = json.loads(har.read_text())["log"]["entries"] if har.exists() else []

@@ -76,13 +76,17 @@ struct HTTPFuzzTests {
             for (method, uri, samples) in targets {
                 let mutator = FuzzMutator(samples: samples, tokens: [#""status":"enabled","#, #""definition":"#, #""name":"#, #""url":"#,
                                                                      #""eventTypes":[],"#, #""config":"#, #""triggers":"#, #""schedule":"#])
-                await FuzzRun.cases("\(method) \(uri.split(separator: "/").filter { !$0.contains("-") }.joined(separator: "/"))", 250) { rng, _ in
+                var statuses: [Int: Int] = [:]
+                let name = "\(method) \(uri.split(separator: "/").filter { !$0.contains("-") }.joined(separator: "/"))"
+                await FuzzRun.cases(name, 250) { rng, _ in
                     let input = mutator.next(&rng)
                     var headers: HTTPFields = [.authorization: "Bearer \(token)"]
                     headers[.contentType] = rng.chance(0.95) ? "application/json" : rng.pick(["text/plain", "application/json; charset=latin1", "", "multipart/form-data"])
                     let response = try await client.execute(uri: uri, method: method, headers: headers, body: ByteBuffer(bytes: input)) { $0 }
                     try Self.check("\(method) \(uri)", response, input: input)
+                    statuses[Int(response.status.code), default: 0] += 1
                 }
+                print("fuzz \(name) answers: \(statuses.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " "))")
             }
             // The server still answers normally afterwards.
             answer = try await client.call(.get, "/api/v1/workspaces/\(ws)", token: token)
@@ -119,6 +123,29 @@ struct HTTPFuzzTests {
             } while cursor != nil
             #expect(listed == stored, "\(stored) uploads answered 201, \(listed) files listed")
             #expect(stored > 0)
+        }
+        await fixture.stop()
+    }
+
+    @Test("a method the spec does not declare on a path it has: 405 problem with Allow, not 404")
+    func undeclaredMethods() async throws {
+        let fixture = try await APIFixture.make("fuzz_methods")
+        try await fixture.app().test(.router) { client in
+            #expect(SpecRouteMethods.routes.count > 40)
+            for route in SpecRouteMethods.routes {
+                let path = "/" + route.segments.map { $0.first == "{" ? UUID().uuidString.lowercased() : String($0) }.joined(separator: "/")
+                // Methods of any template the path matches count (`/invites/accept` is also `/invites/{inviteId}`).
+                let declared = SpecRouteMethods.allowed(for: path) ?? []
+                for method in [HTTPRequest.Method.trace, .put, .delete] where !declared.contains(method.rawValue) {
+                    let response = try await client.execute(uri: path, method: method, headers: [:], body: nil) { $0 }
+                    #expect(response.status.code == 405, "\(method) \(path): \(response.status)")
+                    #expect(response.headers[.allow] == SpecRouteMethods.allowed(for: path)?.joined(separator: ", "), "\(method) \(path)")
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                }
+            }
+            // A path the API does not have stays a 404.
+            let response = try await client.execute(uri: "/api/v1/nothing-here", method: .trace, headers: [:], body: nil) { $0 }
+            #expect(response.status == .notFound)
         }
         await fixture.stop()
     }
