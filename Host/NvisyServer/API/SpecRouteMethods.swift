@@ -22,11 +22,20 @@ enum SpecRouteMethods {
     static func allowed(for path: String) -> [String]? {
         let parts = path.split(separator: "/")
         var methods: Set<String> = []
+        // Only the most specific templates count: `/invites/accept` is that path, not `/invites/{inviteId}`.
+        var best = -1
         for route in routes where route.segments.count == parts.count {
             let matches = zip(route.segments, parts).allSatisfy { template, part in
                 template.first == "{" || template == part
             }
-            if matches { methods.formUnion(route.methods) }
+            guard matches else { continue }
+            let literals = route.segments.filter { $0.first != "{" }.count
+            if literals > best {
+                best = literals
+                methods = Set(route.methods)
+            } else if literals == best {
+                methods.formUnion(route.methods)
+            }
         }
         guard !methods.isEmpty else { return nil }
         if methods.contains("GET") { methods.insert("HEAD") }
