@@ -7,7 +7,8 @@
 /// fuzz suite (Tests/NvisyServerTests/Fuzz). Every caller runs this before `TOMLTable(string:)`.
 ///
 /// The same holds for a date-time whose `T` is not followed by a digit (`d = 1979-05-27T[`: an
-/// assertion in `parse_time`).
+/// assertion in `parse_time`) and for a `}` where an array expects a value (`x = [1, }`: an
+/// assertion in `parse_value`).
 ///
 /// The scan follows just enough TOML to find table headers and values: comments, the four string
 /// forms, and bracket depth inside values (so a nested array that starts a line is not a header).
@@ -15,7 +16,9 @@ public enum TOMLPrecheck {
     /// A message naming the line of the first table header toml++ would not survive, or nil.
     public static func problem(in text: String) -> String? {
         let bytes = Array(text.utf8)
-        var i = 0, depth = 0, line = 1
+        var i = 0, line = 1
+        // The brackets open inside the current value, innermost last.
+        var open: [UInt8] = []
         var lineStart = true, inValue = false
         func at(_ k: Int) -> UInt8? { k < bytes.count ? bytes[k] : nil }
         func skipToLineEnd() { while let c = at(i), c != UInt8(ascii: "\n") { i += 1 } }
@@ -23,7 +26,7 @@ public enum TOMLPrecheck {
             if c == UInt8(ascii: "\n") {
                 line += 1
                 lineStart = true
-                if depth == 0 { inValue = false }
+                if open.isEmpty { inValue = false }
                 i += 1
                 continue
             }
@@ -31,7 +34,7 @@ public enum TOMLPrecheck {
                 i += 1
                 continue
             }
-            if lineStart, depth == 0, c == UInt8(ascii: "[") {
+            if lineStart, open.isEmpty, c == UInt8(ascii: "[") {
                 var j = i + 1
                 if at(j) == UInt8(ascii: "[") { j += 1 }
                 while let s = at(j), s == UInt8(ascii: " ") || s == UInt8(ascii: "\t") { j += 1 }
@@ -66,9 +69,11 @@ public enum TOMLPrecheck {
                 }
                 continue
             case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
+                open.append(c)
+            case UInt8(ascii: "}") where open.last == UInt8(ascii: "["):
+                return "line \(line): '}' inside an array; an array holds values separated by commas and ends with ']'"
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                depth = max(0, depth - 1)
+                _ = open.popLast()
             case UInt8(ascii: "="):
                 inValue = true
             case UInt8(ascii: "0")...UInt8(ascii: "9") where inValue && (i == 0 || !isBare(bytes[i - 1])):

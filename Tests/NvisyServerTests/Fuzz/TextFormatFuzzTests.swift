@@ -38,7 +38,7 @@ struct TextFormatFuzzTests {
     func manifests() async throws {
         let path = Self.directory.appendingPathComponent("fuzz-\(UUID().uuidString).toml")
         var parsed = 0
-        await FuzzRun.cases("plugin manifest", 5_000) { rng, index in
+        await FuzzRun.cases("plugin manifest", 3_000) { rng, index in
             let input = Self.manifests.next(&rng)
             FuzzRun.remember("manifest", input)
             do {
@@ -67,7 +67,7 @@ struct TextFormatFuzzTests {
     func tomlParserAborts() throws {
         let path = URL(fileURLWithPath: "/tmp/p.toml")
         #expect(throws: NvisyError.self) { try PluginManifest.parse("a = 1\n  [[ \"\n", path: path) }
-        for bad in ["[[[1]]]", "[[=", "[[[a]]", "[[[]]", "name = \"x\"\n[ ]\n", "[[\t#", "[defaults.p]\nwhen = 1979-05-27T[", "x = [1979-05-27t]"] {
+        for bad in ["[[[1]]]", "[[=", "[[[a]]", "[[[]]", "name = \"x\"\n[ ]\n", "[[\t#", "[defaults.p]\nwhen = 1979-05-27T[", "x = [1979-05-27t]", "limits = [1, }}", "x = [\n}\n]", "x = [{a = 1}, [}]]"] {
             #expect(throws: NvisyError.self, "\(bad.debugDescription)") { try PluginManifest.parse(bad, path: path) }
             #expect(TOMLPrecheck.problem(in: bad) != nil, "\(bad.debugDescription)")
         }
@@ -80,7 +80,7 @@ struct TextFormatFuzzTests {
     func configFiles() async throws {
         let path = Self.directory.appendingPathComponent("nvisy-\(UUID().uuidString).toml")
         var loaded = 0
-        await FuzzRun.cases("config file", 3_000) { rng, _ in
+        await FuzzRun.cases("config file", 2_000) { rng, _ in
             let input = Self.configs.next(&rng)
             FuzzRun.remember("config", input)
             try Data(input).write(to: path)
@@ -101,7 +101,7 @@ struct TextFormatFuzzTests {
         let keys = ServerConfiguration.keys
         let values = FuzzMutator(samples: ["8080", "true", "info", "5s,30s", "postgres://u:p@h/db", "0", ""],
                                  tokens: ["-", "h", "ms", ",", "99999999999999999999"])
-        await FuzzRun.cases("setting values", 4_000) { rng, _ in
+        await FuzzRun.cases("setting values", 3_000) { rng, _ in
             let key = rng.pick(keys)
             let value = String(decoding: values.next(&rng), as: UTF8.self)
             let fromEnvironment = rng.chance(0.5)
