@@ -39,7 +39,7 @@ start=$SECONDS
 # omits `nullable`, and the generated server reads `null` as "absent" (listed as open in #10).
 NVISY_BIN="$bin_path/nvisy" NVISY_FUZZ_EXAMPLES=${FUZZ_EXAMPLES:-120} \
   NVISY_FUZZ_CHECKS=${FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,missing_required_header,unsupported_method,allow_header_conformance,use_after_free,ensure_resource_availability,ignored_auth,object_level_authorization} \
-  NVISY_FUZZ_MIN_REQUESTS=${FUZZ_MIN_REQUESTS:-1000} NVISY_FUZZ_TIMEOUT=3600 \
+  NVISY_FUZZ_MIN_REQUESTS=${FUZZ_MIN_REQUESTS:-1000} NVISY_FUZZ_TIMEOUT=3600 NVISY_FUZZ_REPORT_DIR=${FUZZ_REPORT_DIR:-} \
   .venv/bin/python -m pytest -q -s python/tests/test_api_schemathesis.py
 st_status=$?
 echo "schemathesis: exit $st_status in $((SECONDS - start)) s"

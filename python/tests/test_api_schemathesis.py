@@ -100,7 +100,8 @@ def test_every_operation_survives_generated_requests(server):
     checks = os.environ.get("NVISY_FUZZ_CHECKS",
                             "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance")
     min_requests = int(os.environ.get("NVISY_FUZZ_MIN_REQUESTS", "0"))
-    # Kept after the run (the server's data dir is removed): the full output and the HAR of every request.
+    # Kept after a failed run (the server's data dir is removed): the full output and the HAR of every
+    # request; kept always when NVISY_FUZZ_REPORT_DIR names the place.
     report_dir = Path(os.environ.get("NVISY_FUZZ_REPORT_DIR") or tempfile.mkdtemp(prefix="nvisy-schemathesis-", dir="/tmp"))
     report_dir.mkdir(parents=True, exist_ok=True)
     har = report_dir / "schemathesis.har"
@@ -129,3 +130,5 @@ def test_every_operation_survives_generated_requests(server):
     print(f"schemathesis: {len(entries)} requests, {len(server_errors)} answered 5xx, {len(operations)} distinct method+URL")
     assert not server_errors, [(e["request"]["method"], e["request"]["url"], e["response"]["status"]) for e in server_errors[:10]]
     assert len(entries) >= min_requests, f"only {len(entries)} requests (wanted >= {min_requests})"
+    if not os.environ.get("NVISY_FUZZ_REPORT_DIR"):
+        shutil.rmtree(report_dir, ignore_errors=True)  # passed: nothing to look at
