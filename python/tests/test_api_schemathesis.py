@@ -2,8 +2,11 @@
 in /api/openapi.json of a running `nvisy serve` (embedded PostgreSQL and NATS), signed in with an
 API token, and fails on any 5xx or any response that does not conform to the spec.
 
-`make test` runs a few hundred requests (NVISY_FUZZ_EXAMPLES per operation, default 15);
-raise it for a longer run.
+`make test` runs a few hundred requests (NVISY_FUZZ_EXAMPLES per operation, default 15) with the
+checks below. `make check-all` (scripts/check-all.sh) raises the examples, turns on every check
+schemathesis has (NVISY_FUZZ_CHECKS=all) and the stateful phase over the links it infers, and
+asks for at least NVISY_FUZZ_MIN_REQUESTS requests. The requests are counted from schemathesis'
+HAR report, which also gives an independent count of 5xx answers.
 """
 
 from __future__ import annotations
@@ -94,16 +97,38 @@ def test_every_operation_survives_generated_requests(server):
     assert status == 201, body
     token = body["token"]
     examples = os.environ.get("NVISY_FUZZ_EXAMPLES", "15")
+    checks = os.environ.get("NVISY_FUZZ_CHECKS",
+                            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance")
+    min_requests = int(os.environ.get("NVISY_FUZZ_MIN_REQUESTS", "0"))
+    # Kept after a failed run (the server's data dir is removed): the full output and the HAR of every
+    # request; kept always when NVISY_FUZZ_REPORT_DIR names the place.
+    report_dir = Path(os.environ.get("NVISY_FUZZ_REPORT_DIR") or tempfile.mkdtemp(prefix="nvisy-schemathesis-", dir="/tmp"))
+    report_dir.mkdir(parents=True, exist_ok=True)
+    har = report_dir / "schemathesis.har"
     result = subprocess.run(
         [str(VENV_BIN / "st"), "run", base + "/api/openapi.json",
          "-H", f"Authorization: Bearer {token}",
-         "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+         "--checks", checks,
          "--max-examples", examples, "--request-timeout", "20",
          "--generation-deterministic",
-         # Deleting the fuzzer's own account or ending its own session would leave it testing 401s only.
-         "--exclude-operation-id", "deleteAccount", "--exclude-path", "/api/v1/auth/logout"],
-        capture_output=True, text=True, timeout=900,
+         "--report", "har", "--report-har-path", str(har),
+         # Deleting the fuzzer's own account, ending its own session or revoking its own API token
+         # (it lists the tokens and reuses the ids it saw) would leave it testing 401s only.
+         "--exclude-operation-id", "deleteAccount", "--exclude-operation-id", "deleteApiToken",
+         "--exclude-path", "/api/v1/auth/logout"],
+        capture_output=True, text=True, timeout=int(os.environ.get("NVISY_FUZZ_TIMEOUT", "900")),
     )
     output = result.stdout + result.stderr
+    (report_dir / "output.txt").write_text(output)
+    print(output[-2500:])
+    print(f"schemathesis output and HAR: {report_dir}")
     assert result.returncode == 0, output[-6000:] + "\n--- server log ---\n" + log.read_text()[-4000:]
     assert "Authentication failed" not in output, output[-3000:]
+    entries = json.loads(har.read_text())["log"]["entries"] if har.exists() else []
+    server_errors = [e for e in entries if e["response"]["status"] >= 500]
+    operations = {(e["request"]["method"], e["request"]["url"].split("?")[0]) for e in entries}
+    print(f"schemathesis: {len(entries)} requests, {len(server_errors)} answered 5xx, {len(operations)} distinct method+URL")
+    assert not server_errors, [(e["request"]["method"], e["request"]["url"], e["response"]["status"]) for e in server_errors[:10]]
+    assert len(entries) >= min_requests, f"only {len(entries)} requests (wanted >= {min_requests})"
+    if not os.environ.get("NVISY_FUZZ_REPORT_DIR"):
+        shutil.rmtree(report_dir, ignore_errors=True)  # passed: nothing to look at

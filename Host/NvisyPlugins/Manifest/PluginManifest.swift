@@ -60,6 +60,7 @@ public struct PluginManifest: Sendable, Hashable {
     }
 
     public static func parse(_ text: String, path: URL) throws -> PluginManifest {
+        if let problem = TOMLPrecheck.problem(in: text) { throw NvisyError.invalidInput("\(path.path): not valid TOML: \(problem)") }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

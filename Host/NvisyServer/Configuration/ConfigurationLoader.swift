@@ -66,6 +66,9 @@ public struct ConfigurationLoader: Sendable {
         } catch {
             throw NvisyError.invalidInput("cannot read config file \(path): \(error.localizedDescription)", pointer: "/config")
         }
+        if let problem = TOMLPrecheck.problem(in: text) {
+            throw NvisyError.invalidInput("config file \(path) is not valid TOML: \(problem)", pointer: "/config")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -21,6 +21,16 @@ public struct ProblemMiddleware: RouterMiddleware {
             }
             return Self.response(ProblemDetails(error, instance: request.uri.path), requestID: context.requestID)
         } catch let error as HTTPError {
+            if error.status == .notFound, error.body == nil, let allowed = SpecRouteMethods.allowed(for: request.uri.path),
+               !allowed.contains(request.method.rawValue) {
+                // The path exists with other methods: 405 and what is allowed, not "no such route".
+                var response = Self.response(ProblemDetails(
+                    type: "https://nvisy.dev/problems/method-not-allowed", title: "Method not allowed", status: 405,
+                    detail: "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", "))",
+                    instance: request.uri.path), requestID: context.requestID)
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
             let status = Int(error.status.code)
             let kind = NvisyError.Kind.allCases.first { $0.httpStatus == status }
             let problem = ProblemDetails(
