@@ -66,6 +66,11 @@ final class ChunksSink: SinkInstance {
     func check() async throws {}
     func close() async {}
 
+    /// Chunks per write: one transaction (one commit, one round of publishing checks) per
+    /// couple of thousand chunks instead of per document; a run ending or a quiet pipeline
+    /// flushes sooner (``RunOptions/sinkFlushInterval``).
+    var preferredWriteSize: Int? { 2048 }
+
     func write(_ items: [ProviderItem]) async throws {
         var byModel: [String: (name: String, dims: Int, chunks: [NewChunk])] = [:]
         for item in items {

@@ -5,7 +5,7 @@
 //     chunk texts in the same run (target ≥ 0.8×);
 //  2. HNSW recall@10 against an exact scan, at 20k and at N (default 100k) sentences;
 //  3. search latency p50/p99 over N chunks (ChunkSearch, vector and hybrid; target p50 ≤ 20 ms).
-// Usage: nvisy-bench-rag CORPUS [repo root] [N]
+// Usage: nvisy-bench-rag CORPUS [repo root] [N] (N = 0: the indexing figures only)
 import Foundation
 import Logging
 import NvisyCore
@@ -22,7 +22,7 @@ let sentences = try String(contentsOfFile: args[1], encoding: .utf8).split(separ
 let repo = URL(fileURLWithPath: args.count > 2 ? args[2] : FileManager.default.currentDirectoryPath)
 let total = args.count > 3 ? Int(args[3]) ?? 100_000 : 100_000
 let queryCount = 200
-guard sentences.count >= total + queryCount else { say("the corpus has \(sentences.count) sentences; \(total + queryCount) needed"); exit(2) }
+guard sentences.count >= max(total, 20_000) + queryCount else { say("the corpus has \(sentences.count) sentences; \(max(total, 20_000) + queryCount) needed"); exit(2) }
 let logger: Logger = {
     var l = Logger(label: "nvisy.bench.rag")
     l.logLevel = .warning
@@ -74,7 +74,7 @@ for start in stride(from: 0, to: indexSentences.count, by: 200) {
     try await file(id, "doc-\(documents.count).txt")
     documents.append((id, indexSentences[start..<min(start + 200, indexSentences.count)].joined(separator: "\n\n")))
 }
-await host.registerBuiltin(plugin: "bench", version: "bench", providers: [BenchDocumentsFactory(documents: documents)])
+await host.registerBuiltin(plugin: "bench", version: "bench", providers: [BenchDocumentsFactory(documents: documents), BenchDiscardFactory()])
 let runID = UUID()
 let connections = StaticConnectionResolver([
     "docs": ResolvedConnection(provider: "bench/documents", config: [:]),
@@ -89,6 +89,14 @@ let definition = PipelineDefinition(
     edges: [.init(from: "docs", to: "documents"), .init(from: "documents", to: "chunk"), .init(from: "chunk", to: "embed"), .init(from: "embed", to: "kb")])
 let plan = try await PipelineCompiler(host: host, connections: connections).compile(definition)
 let executor = PipelineExecutor(host: host, checkpoints: PostgresCheckpointStore(client: client, logger: logger), logger: logger)
+// Where the indexing time goes, part 1 (and the warm-up of every provider of the template, as
+// the model alone is warmed up above): the same template into a sink that keeps nothing.
+let discardPlan = try await PipelineCompiler(host: host, connections: StaticConnectionResolver([
+    "docs": ResolvedConnection(provider: "bench/documents", config: [:]),
+    "emb": ResolvedConnection(provider: "local/embeddings", config: [:]),
+    "kb": ResolvedConnection(provider: "bench/discard", config: [:]),
+])).compile(definition)
+let withoutSink = await clock.measure { _ = await executor.run(discardPlan, runId: UUID(), options: RunOptions(batchSize: 64)) }
 var result: RunResult?
 let indexTime = await clock.measure { result = await executor.run(plan, runId: runID, options: RunOptions(batchSize: 64)) }
 var chunkTexts: [String] = []
@@ -100,13 +108,46 @@ guard result?.status == .completed, visible == documents.count else {
     exit(1)
 }
 // The model alone, on the same chunk texts, in the same batches as the embed built-in (64).
+var chunkVectors: [[Float]] = []
 let embedTime = try await clock.measure {
-    for start in stride(from: 0, to: chunkTexts.count, by: 64) { _ = try await embedder.embed(Array(chunkTexts[start..<min(start + 64, chunkTexts.count)])) }
+    for start in stride(from: 0, to: chunkTexts.count, by: 64) {
+        chunkVectors += try await embedder.embed(Array(chunkTexts[start..<min(start + 64, chunkTexts.count)]))
+    }
 }
 let indexRate = Double(chunkTexts.count) / seconds(indexTime), embedRate = Double(chunkTexts.count) / seconds(embedTime)
 say("rag indexing: \(chunkTexts.count) chunks from \(documents.count) documents: \(fmt(indexRate, 0)) chunks/s, embedding model alone \(fmt(embedRate, 0)) chunks/s, ratio \(fmt(indexRate / embedRate))x (target >= 0.8x)")
+let sinkAlone = try await chunkWritesAlone(vectors: chunkVectors)
+say("rag indexing stages: the template into a discarding sink \(fmt(Double(chunkTexts.count) / seconds(withoutSink), 0)) chunks/s; the chunk writes alone (repository, HNSW insert) \(fmt(Double(chunkTexts.count) / seconds(sinkAlone), 0)) chunks/s")
+
+/// Where the indexing time goes, part 2: the stored chunks written again through the repository
+/// alone (one write per file).
+@MainActor func chunkWritesAlone(vectors: [[Float]]) async throws -> Duration {
+    var rows: [NewChunk] = []
+    let run = UUID()
+    for try await (f, position, start, end, text, total) in try await client.query("""
+        SELECT file_id, position, start_offset, end_offset, text, count(*) OVER (PARTITION BY file_id)::int
+        FROM chunks ORDER BY file_id, position
+        """, logger: logger).decode((UUID, Int32, Int32, Int32, String, Int32).self) {
+        rows.append(NewChunk(fileID: f, fileVersion: 1, indexRun: run, position: Int(position), total: Int(total), page: nil, section: nil,
+                             start: Int(start), end: Int(end), text: text, tokenCount: TokenEstimate.tokens(text), vector: vectors[rows.count]))
+    }
+    let model = try await chunks.modelID(name: EmbeddingModelName.of(provider: "local/embeddings", config: [:]), dimensions: vectors[0].count)
+    try await exec("DELETE FROM chunks")
+    try await exec("DELETE FROM file_index_status")
+    let byFile = Dictionary(grouping: rows, by: \.fileID).values.sorted { $0[0].fileID.uuidString < $1[0].fileID.uuidString }
+    let sinkAlone = try await clock.measure {
+        for group in byFile { try await chunks.write(workspace: workspace, modelID: model, chunks: group) }
+    }
+    return sinkAlone
+}
 
 // MARK: 2–3. Recall and latency over N sentence chunks
+if total == 0 {  // N = 0: the indexing figures only
+    await embedder.close()
+    pool.cancel()
+    await pg.stop()
+    exit(0)
+}
 try await exec("DELETE FROM chunks")
 try await exec("DELETE FROM file_index_status")
 let queries = Array(sentences[total..<(total + queryCount)])
