@@ -158,10 +158,10 @@ say("rag indexing stages: the template into a discarding sink \(fmt(Double(chunk
     let model = try await chunks.modelID(name: EmbeddingModelName.of(provider: "local/embeddings", config: [:]), dimensions: vectors[0].count)
     try await exec("TRUNCATE chunks, file_index_status CASCADE")
     let byFile = Dictionary(grouping: rows, by: \.fileID).values.sorted { $0[0].fileID.uuidString < $1[0].fileID.uuidString }
-    // Whole files per write, about as many chunks per write as the sink gathers (2048).
+    // Whole files per write, about as many chunks per write as the sink gathers (512).
     var writes: [[NewChunk]] = [[]]
     for group in byFile {
-        if writes[writes.count - 1].count >= 2048 { writes.append([]) }
+        if writes[writes.count - 1].count >= 512 { writes.append([]) }
         writes[writes.count - 1] += group
     }
     let sinkAlone = try await clock.measure {
