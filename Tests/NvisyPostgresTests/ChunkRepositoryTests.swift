@@ -118,4 +118,26 @@ struct ChunkRepositoryTests {
             #expect(try await f.strings("SELECT count(*)::text FROM chunks") == ["2"])
         }
     }
+
+    @Test("a big write is split between two concurrent transactions; a file spanning both still becomes visible, exactly once")
+    func parallelParts() async throws {
+        try await withFixture { f in
+            let files = [UUID(), UUID(), UUID()]
+            for id in files {
+                _ = try await f.client.query(PostgresQuery(unsafeSQL: """
+                    INSERT INTO files (id, workspace_id, name, object_key, status) VALUES ('\(id)', '\(f.workspace)', '\(id).md', 'f/\(id)', 'ready')
+                    """), logger: TestPostgres.logger)
+            }
+            let run = UUID()
+            // 3 × 100 chunks ≥ parallelFrom: parts of 150, so the middle file is in both.
+            #expect(files.count * 100 >= ChunkRepository.parallelFrom && ChunkRepository.parallelWriters == 2)
+            let rows = files.flatMap { id in chunks(file: id, run: run, texts: (0..<100).map { "chunk \($0) of \(id)" }) }
+            for _ in 0..<2 {  // the second time, every part meets its earlier copy and takes the upsert
+                let visible = try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: rows)
+                #expect(Set(visible) == Set(files))
+                #expect(try await f.strings("SELECT count(*)::text FROM chunks") == ["300"])
+                for id in files { #expect(try await f.repository.status(file: id).map(\.chunkCount) == [100]) }
+            }
+        }
+    }
 }

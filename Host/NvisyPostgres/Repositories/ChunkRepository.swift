@@ -87,33 +87,58 @@ public struct ChunkRepository: Sendable {
         } catch { throw PostgresErrors.wrap(error, "register embedding model") }
     }
 
+    /// Chunks per write from which the rows are split between ``parallelWriters`` transactions.
+    static let parallelFrom = 256
+    /// Transactions a big write is split into, each on its own connection: the HNSW insert is
+    /// most of the database's work per chunk and runs in the backend of the inserting
+    /// connection, so two connections insert on two cores.
+    static let parallelWriters = 2
+
     /// Stores `chunks` (of files in `workspace`, embedded by model `modelID`) and makes visible
     /// each file whose generation is complete. Answers the files made visible. A chunk of a file
     /// outside the workspace is skipped (the sink cannot write into another workspace).
     ///
-    /// One transaction: the rows go in with COPY (``ChunkCopy``); a batch delivered again (a
-    /// retried write, a resumed run) meets the unique key of its earlier copy, and is then
-    /// written again as an upsert that overwrites the same rows, in a new transaction.
+    /// The rows go in with COPY (``ChunkCopy``); a write of ``parallelFrom`` chunks or more is
+    /// split into ``parallelWriters`` contiguous parts written concurrently, each in its own
+    /// transaction. A part that was written before (a retried write, a resumed run) meets the
+    /// unique key of its earlier copy and is then written again as an upsert that overwrites
+    /// the same rows, so the result is the same either way. When the call throws, some parts may
+    /// be stored: the caller writes the batch again, which that upsert absorbs.
     @discardableResult
     public func write(workspace: UUID, modelID: Int, chunks: [NewChunk]) async throws(NvisyError) -> [UUID] {
         guard !chunks.isEmpty else { return [] }
         for c in chunks where c.text.contains("\u{0}") || (c.section?.contains("\u{0}") ?? false) {
             throw NvisyError(.invalidInput, "chunk \(c.position) of file \(c.fileID) holds a NUL character, which PostgreSQL text refuses", retry: .permanent)
         }
+        let parts = chunks.count >= Self.parallelFrom ? Self.parallelWriters : 1
+        let size = (chunks.count + parts - 1) / parts
         do {
-            do {
-                return try await client.withTransaction(logger: logger) { connection in
-                    let files = try await ChunkCopy.files(Array(Set(chunks.map(\.fileID))), workspace: workspace, on: connection, logger: logger)
-                    try await ChunkCopy.copy(chunks, files: files, workspace: workspace, modelID: modelID, on: connection, logger: logger)
-                    return try await publish(chunks, workspace: workspace, modelID: modelID, on: connection)
+            return try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for start in stride(from: 0, to: chunks.count, by: size) {
+                    let part = Array(chunks[start..<min(start + size, chunks.count)])
+                    group.addTask { try await writePart(part, workspace: workspace, modelID: modelID) }
                 }
-            } catch where PostgresErrors.isUniqueViolation(error) {
-                return try await client.withTransaction(logger: logger) { connection in
-                    try await upsert(chunks, workspace: workspace, modelID: modelID, on: connection)
-                    return try await publish(chunks, workspace: workspace, modelID: modelID, on: connection)
-                }
+                var visible: [UUID] = []
+                for try await files in group { visible += files }
+                return visible
             }
         } catch { throw PostgresErrors.wrap(error, "write chunks") }
+    }
+
+    /// One transaction: COPY, else (a part written before) the upsert; then the publishing checks.
+    private func writePart(_ chunks: [NewChunk], workspace: UUID, modelID: Int) async throws -> [UUID] {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                let files = try await ChunkCopy.files(Array(Set(chunks.map(\.fileID))), workspace: workspace, on: connection, logger: logger)
+                try await ChunkCopy.copy(chunks, files: files, workspace: workspace, modelID: modelID, on: connection, logger: logger)
+                return try await publish(chunks, workspace: workspace, modelID: modelID, on: connection)
+            }
+        } catch where PostgresErrors.isUniqueViolation(error) {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await upsert(chunks, workspace: workspace, modelID: modelID, on: connection)
+                return try await publish(chunks, workspace: workspace, modelID: modelID, on: connection)
+            }
+        }
     }
 
     /// Inserts or overwrites `chunks` (the path for a batch written before).
@@ -137,6 +162,14 @@ public struct ChunkRepository: Sendable {
 
     /// Makes visible each file of `chunks` whose generation is now complete (inside the write's transaction).
     private func publish(_ chunks: [NewChunk], workspace: UUID, modelID: Int, on connection: PostgresConnection) async throws -> [UUID] {
+        // Every file's publishing lock first, in one global order: concurrent parts of a write
+        // (and other runs) that share files then never wait on each other in a cycle. A part
+        // holds its locks until it commits, so the part that counts a shared file last sees the
+        // other's rows (READ COMMITTED: each statement after the lock reads a fresh snapshot).
+        let keys = Array(Set(chunks.map(\.fileID.uuidString)))
+        _ = try await connection.query("""
+            SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT hashtext(f) AS k FROM unnest(\(keys)) AS f ORDER BY 1) AS l
+            """, logger: logger).collect()
         var visible: [UUID] = []
         var seen = Set<String>()
         for c in chunks where seen.insert("\(c.fileID)|\(c.indexRun)").inserted {
