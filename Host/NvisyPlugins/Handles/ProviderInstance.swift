@@ -40,6 +40,15 @@ extension SourceInstance {
 /// Accepts batches; returns once the batch is durable.
 public protocol SinkInstance: ProviderInstance {
     func write(_ items: [ProviderItem]) async throws
+    /// Items per write this sink works best with, when a run sets no `sinkBatchSize`: the
+    /// executor then gathers batches up to this many items per write. nil (the default): one
+    /// write per batch received.
+    var preferredWriteSize: Int? { get }
+}
+
+extension SinkInstance {
+    /// Sinks without a preference take the batches as they come.
+    public var preferredWriteSize: Int? { nil }
 }
 
 /// Turns one batch of input items into a stream of outputs.

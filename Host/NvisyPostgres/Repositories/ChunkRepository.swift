@@ -87,43 +87,98 @@ public struct ChunkRepository: Sendable {
         } catch { throw PostgresErrors.wrap(error, "register embedding model") }
     }
 
-    /// Inserts `chunks` (of files in `workspace`, embedded by model `modelID`) and makes visible
+    /// Chunks per write from which the rows are split between ``parallelWriters`` transactions.
+    static let parallelFrom = 256
+    /// Transactions a big write is split into, each on its own connection: the HNSW insert is
+    /// most of the database's work per chunk and runs in the backend of the inserting
+    /// connection, so two connections insert on two cores.
+    static let parallelWriters = 2
+
+    /// Stores `chunks` (of files in `workspace`, embedded by model `modelID`) and makes visible
     /// each file whose generation is complete. Answers the files made visible. A chunk of a file
     /// outside the workspace is skipped (the sink cannot write into another workspace).
+    ///
+    /// The rows go in with COPY (``ChunkCopy``); a write of ``parallelFrom`` chunks or more is
+    /// split into ``parallelWriters`` contiguous parts written concurrently, each in its own
+    /// transaction. A part that was written before (a retried write, a resumed run) meets the
+    /// unique key of its earlier copy and is then written again as an upsert that overwrites
+    /// the same rows, so the result is the same either way. When the call throws, some parts may
+    /// be stored: the caller writes the batch again, which that upsert absorbs.
     @discardableResult
     public func write(workspace: UUID, modelID: Int, chunks: [NewChunk]) async throws(NvisyError) -> [UUID] {
         guard !chunks.isEmpty else { return [] }
         for c in chunks where c.text.contains("\u{0}") || (c.section?.contains("\u{0}") ?? false) {
             throw NvisyError(.invalidInput, "chunk \(c.position) of file \(c.fileID) holds a NUL character, which PostgreSQL text refuses", retry: .permanent)
         }
+        let parts = chunks.count >= Self.parallelFrom ? Self.parallelWriters : 1
+        let size = (chunks.count + parts - 1) / parts
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                _ = try await connection.query("""
-                    INSERT INTO chunks (id, workspace_id, file_id, file_version, index_run, position, page, section, start_offset,
-                                        end_offset, text, token_count, tags, model_id, embedding)
-                    SELECT u.id, \(workspace), u.file_id, f.version, u.run, u.position, NULLIF(u.page, -1), NULLIF(u.section, ''),
-                           u.start_offset, u.end_offset, u.text, u.tokens, f.tags, \(Int32(modelID)), u.embedding::vector
-                    FROM unnest(\(chunks.map { _ in UUID.v7() }), \(chunks.map(\.fileID)), \(chunks.map(\.indexRun)),
-                                \(chunks.map { Int32($0.position) }), \(chunks.map { Int32($0.page ?? -1) }), \(chunks.map { $0.section ?? "" }),
-                                \(chunks.map { Int32($0.start) }), \(chunks.map { Int32($0.end) }), \(chunks.map(\.text)),
-                                \(chunks.map { Int32($0.tokenCount) }), \(chunks.map { Self.vectorText($0.vector) }))
-                         AS u(id, file_id, run, position, page, section, start_offset, end_offset, text, tokens, embedding)
-                    JOIN files f ON f.id = u.file_id AND f.workspace_id = \(workspace)
-                    ON CONFLICT (file_id, model_id, index_run, position) DO UPDATE SET
-                        text = EXCLUDED.text, embedding = EXCLUDED.embedding, page = EXCLUDED.page, section = EXCLUDED.section,
-                        start_offset = EXCLUDED.start_offset, end_offset = EXCLUDED.end_offset, token_count = EXCLUDED.token_count
-                    """, logger: logger).collect()
-                var visible: [UUID] = []
-                var seen = Set<String>()
-                for c in chunks where seen.insert("\(c.fileID)|\(c.indexRun)").inserted {
-                    if try await Self.publishIfComplete(file: c.fileID, run: c.indexRun, total: c.total, workspace: workspace,
-                                                        modelID: modelID, on: connection, logger: logger) {
-                        visible.append(c.fileID)
-                    }
+            return try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for start in stride(from: 0, to: chunks.count, by: size) {
+                    let part = Array(chunks[start..<min(start + size, chunks.count)])
+                    group.addTask { try await writePart(part, workspace: workspace, modelID: modelID) }
                 }
+                var visible: [UUID] = []
+                for try await files in group { visible += files }
                 return visible
             }
         } catch { throw PostgresErrors.wrap(error, "write chunks") }
+    }
+
+    /// One transaction: COPY, else (a part written before) the upsert; then the publishing checks.
+    private func writePart(_ chunks: [NewChunk], workspace: UUID, modelID: Int) async throws -> [UUID] {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                let files = try await ChunkCopy.files(Array(Set(chunks.map(\.fileID))), workspace: workspace, on: connection, logger: logger)
+                try await ChunkCopy.copy(chunks, files: files, workspace: workspace, modelID: modelID, on: connection, logger: logger)
+                return try await publish(chunks, workspace: workspace, modelID: modelID, on: connection)
+            }
+        } catch where PostgresErrors.isUniqueViolation(error) {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await upsert(chunks, workspace: workspace, modelID: modelID, on: connection)
+                return try await publish(chunks, workspace: workspace, modelID: modelID, on: connection)
+            }
+        }
+    }
+
+    /// Inserts or overwrites `chunks` (the path for a batch written before).
+    private func upsert(_ chunks: [NewChunk], workspace: UUID, modelID: Int, on connection: PostgresConnection) async throws {
+        _ = try await connection.query("""
+            INSERT INTO chunks (id, workspace_id, file_id, file_version, index_run, position, page, section, start_offset,
+                                end_offset, text, token_count, tags, model_id, embedding)
+            SELECT u.id, \(workspace), u.file_id, f.version, u.run, u.position, NULLIF(u.page, -1), NULLIF(u.section, ''),
+                   u.start_offset, u.end_offset, u.text, u.tokens, f.tags, \(Int32(modelID)), u.embedding::vector
+            FROM unnest(\(chunks.map { _ in UUID.v7() }), \(chunks.map(\.fileID)), \(chunks.map(\.indexRun)),
+                        \(chunks.map { Int32($0.position) }), \(chunks.map { Int32($0.page ?? -1) }), \(chunks.map { $0.section ?? "" }),
+                        \(chunks.map { Int32($0.start) }), \(chunks.map { Int32($0.end) }), \(chunks.map(\.text)),
+                        \(chunks.map { Int32($0.tokenCount) }), \(chunks.map { Self.vectorText($0.vector) }))
+                 AS u(id, file_id, run, position, page, section, start_offset, end_offset, text, tokens, embedding)
+            JOIN files f ON f.id = u.file_id AND f.workspace_id = \(workspace)
+            ON CONFLICT (file_id, model_id, index_run, position) DO UPDATE SET
+                text = EXCLUDED.text, embedding = EXCLUDED.embedding, page = EXCLUDED.page, section = EXCLUDED.section,
+                start_offset = EXCLUDED.start_offset, end_offset = EXCLUDED.end_offset, token_count = EXCLUDED.token_count
+            """, logger: logger).collect()
+    }
+
+    /// Makes visible each file of `chunks` whose generation is now complete (inside the write's transaction).
+    private func publish(_ chunks: [NewChunk], workspace: UUID, modelID: Int, on connection: PostgresConnection) async throws -> [UUID] {
+        // Every file's publishing lock first, in one global order: concurrent parts of a write
+        // (and other runs) that share files then never wait on each other in a cycle. A part
+        // holds its locks until it commits, so the part that counts a shared file last sees the
+        // other's rows (READ COMMITTED: each statement after the lock reads a fresh snapshot).
+        let keys = Array(Set(chunks.map(\.fileID.uuidString)))
+        _ = try await connection.query("""
+            SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT hashtext(f) AS k FROM unnest(\(keys)) AS f ORDER BY 1) AS l
+            """, logger: logger).collect()
+        var visible: [UUID] = []
+        var seen = Set<String>()
+        for c in chunks where seen.insert("\(c.fileID)|\(c.indexRun)").inserted {
+            if try await Self.publishIfComplete(file: c.fileID, run: c.indexRun, total: c.total, workspace: workspace,
+                                                modelID: modelID, on: connection, logger: logger) {
+                visible.append(c.fileID)
+            }
+        }
+        return visible
     }
 
     /// Makes generation `run` of `file` visible when all `total` chunks are stored and no newer

@@ -22,7 +22,10 @@ struct NodeRunner: Sendable {
         switch step.operation {
         case .source: try await runSource()
         case .sink:
-            if let limit = options.sinkBatchSize, limit > options.batchSize { try await runGatheringSink(limit: limit) }
+            // The run's setting, else the sink's own preference (e.g. workspace/chunks: a write
+            // per few thousand chunks rather than per document).
+            let limit = options.sinkBatchSize ?? (instance as? any SinkInstance)?.preferredWriteSize
+            if let limit, limit > options.batchSize { try await runGatheringSink(limit: limit) }
             else { try await each { try await write($0[...]) } }
         case .providerTransform:
             // Objects and documents are big and expand into many items: one per call, so each

@@ -1,0 +1,88 @@
+import Foundation
+import NvisyCore
+import PostgresNIO
+
+/// Writes chunk rows with `COPY chunks (…) FROM STDIN` (text format), streamed in pieces.
+///
+/// A multi-row `INSERT … SELECT unnest(…) ON CONFLICT` makes the server plan the statement,
+/// unpack eleven arrays and probe the conflict target for every row; COPY only parses a line
+/// per row. The rows carry everything a chunk needs — the file's version and tags are looked
+/// up once per file beforehand — so nothing is joined per row.
+struct ChunkCopy {
+    /// A file a chunk belongs to, as stored: the version and tags its chunks copy.
+    struct FileRow {
+        var version: Int32
+        var tags: [String]
+    }
+
+    static let columns = ["id", "workspace_id", "file_id", "file_version", "index_run", "position", "page", "section",
+                          "start_offset", "end_offset", "text", "token_count", "tags", "model_id", "embedding"]
+    /// Bytes per COPY message: big enough to amortise the hand-off, small enough to stream.
+    static let pieceBytes = 256 * 1024
+
+    /// The workspace's files among `ids`, with the version and tags their chunks copy.
+    static func files(_ ids: [UUID], workspace: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [UUID: FileRow] {
+        var out: [UUID: FileRow] = [:]
+        let rows = try await connection.query("""
+            SELECT id, version, tags FROM files WHERE id = ANY(\(ids)) AND workspace_id = \(workspace)
+            """, logger: logger)
+        for try await (id, version, tags) in rows.decode((UUID, Int32, [String]).self) { out[id] = FileRow(version: version, tags: tags) }
+        return out
+    }
+
+    /// Copies `chunks` (those of `files`; the others are skipped) into the table on `connection`.
+    static func copy(_ chunks: [NewChunk], files: [UUID: FileRow], workspace: UUID, modelID: Int,
+                     on connection: PostgresConnection, logger: Logger) async throws {
+        let allocator = ByteBufferAllocator()
+        let ws = workspace.uuidString, model = String(modelID)
+        var tagsText: [UUID: String] = [:]
+        for (id, f) in files { tagsText[id] = escape(arrayLiteral(f.tags)) }
+        try await connection.copyFrom(table: "chunks", columns: columns, logger: logger) { writer in
+            var buffer = allocator.buffer(capacity: pieceBytes + 64 * 1024)
+            for c in chunks {
+                guard let file = files[c.fileID], let tags = tagsText[c.fileID] else { continue }
+                var line = UUID.v7().uuidString
+                line.reserveCapacity(c.text.utf8.count + c.vector.count * 12 + 256)
+                for field in [ws, c.fileID.uuidString, String(file.version), c.indexRun.uuidString, String(c.position),
+                              c.page.map(String.init) ?? "\\N", c.section.flatMap { $0.isEmpty ? nil : escape($0) } ?? "\\N",
+                              String(c.start), String(c.end), escape(c.text), String(c.tokenCount), tags, model,
+                              ChunkRepository.vectorText(c.vector)] {
+                    line.append("\t")
+                    line.append(field)
+                }
+                line.append("\n")
+                buffer.writeString(line)
+                if buffer.readableBytes >= pieceBytes {
+                    try await writer.write(buffer)
+                    buffer = allocator.buffer(capacity: pieceBytes + 64 * 1024)
+                }
+            }
+            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+        }
+    }
+
+    /// `s` as a field of COPY's text format: backslash, tab, newline and carriage return escaped.
+    static func escape(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return s }
+        var out = ""
+        out.reserveCapacity(s.utf8.count + 16)
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "\\": out.append("\\\\")
+            case "\t": out.append("\\t")
+            case "\n": out.append("\\n")
+            case "\r": out.append("\\r")
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
+    }
+
+    /// A `text[]` literal: `{"a","b \"c\""}` (every element quoted, so commas, braces and
+    /// spaces stay inside it).
+    static func arrayLiteral(_ values: [String]) -> String {
+        "{" + values.map { v in
+            "\"" + v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }.joined(separator: ",") + "}"
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import NvisyCore
+import NvisyTestSupport
+import PostgresNIO
+import Testing
+
+@testable import NvisyPostgres
+
+/// ChunkRepository's write path (COPY, the upsert for a batch written again, the generation
+/// switch) on the real embedded PostgreSQL + pgvector.
+@Suite("Chunk repository")
+struct ChunkRepositoryTests {
+    /// A migrated database with a workspace, a file in it (tags and version 2) and one outside it.
+    struct Fixture {
+        let client: PostgresClient
+        let repository: ChunkRepository
+        let workspace: UUID
+        let file: UUID
+        let foreignFile: UUID
+        let model: Int
+
+        func strings(_ sql: String) async throws -> [String] {
+            var out: [String] = []
+            for try await s in try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestPostgres.logger).decode(String.self) { out.append(s) }
+            return out
+        }
+    }
+
+    func withFixture(_ body: (Fixture) async throws -> Void) async throws {
+        let db = NvisyDatabase(url: try DatabaseURL(try await TestPostgres.freshDatabase("chunkrepo")), logger: TestPostgres.logger)
+        try await withRunningClient(db.client) {
+            try await MigrationRunner(client: db.client, migrations: Migrations.all, logger: TestPostgres.logger).migrate()
+            let ws = UUID(), other = UUID(), file = UUID(), foreign = UUID()
+            for sql in ["INSERT INTO workspaces (id, name) VALUES ('\(ws)', 'kb'), ('\(other)', 'other')",
+                        """
+                        INSERT INTO files (id, workspace_id, name, object_key, status, version, tags)
+                        VALUES ('\(file)', '\(ws)', 'a.md', 'f/\(file)', 'ready', 2, ARRAY['plain', 'with,comma', 'with "quote"', 'back\\slash', '{brace}'])
+                        """,
+                        "INSERT INTO files (id, workspace_id, name, object_key, status) VALUES ('\(foreign)', '\(other)', 'b.md', 'f/\(foreign)', 'ready')"] {
+                _ = try await db.client.query(PostgresQuery(unsafeSQL: sql), logger: TestPostgres.logger)
+            }
+            let repository = ChunkRepository(client: db.client, logger: TestPostgres.logger)
+            let model = try await repository.modelID(name: "test/model", dimensions: 3)
+            try await body(Fixture(client: db.client, repository: repository, workspace: ws, file: file, foreignFile: foreign, model: model))
+        }
+    }
+
+    static let texts = ["plain text", "tab\there, newline\nthere, carriage\rreturn", "back\\slash \\N and \\t literally", "ünïcödé ✓ 🚀"]
+
+    func chunks(file: UUID, run: UUID, texts: [String] = texts, section: String? = "Intro\tPart") -> [NewChunk] {
+        texts.enumerated().map { i, t in
+            NewChunk(fileID: file, fileVersion: 1, indexRun: run, position: i, total: texts.count, page: i == 0 ? nil : i,
+                     section: i == 1 ? nil : section, start: i * 10, end: i * 10 + t.count, text: t, tokenCount: i + 1,
+                     vector: [Float(i + 1), 0.5, -0.25])
+        }
+    }
+
+    @Test("COPY stores every field exactly (escapes, NULLs, the file's version and tags); the last chunk makes the file visible")
+    func copyRoundTrip() async throws {
+        try await withFixture { f in
+            let run = UUID()
+            let all = chunks(file: f.file, run: run)
+            // The first half: stored, not yet visible.
+            #expect(try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: Array(all[..<2])) == [])
+            #expect(try await f.repository.status(file: f.file).isEmpty)
+            #expect(try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: Array(all[2...])) == [f.file])
+            let rows = try await f.strings("""
+                SELECT concat_ws('|', position, coalesce(page::text, 'null'), coalesce(section, 'null'), start_offset, end_offset, text,
+                                 token_count, file_version, array_to_string(tags, '/'), embedding::text, tsv <> ''::tsvector, index_run)
+                FROM chunks ORDER BY position
+                """)
+            let tags = "plain/with,comma/with \"quote\"/back\\slash/{brace}"
+            let expected = all.map { c in
+                let v = "[\(c.position + 1),0.5,-0.25]"
+                return "\(c.position)|\(c.page.map(String.init) ?? "null")|\(c.section ?? "null")|\(c.start)|\(c.end)|\(c.text)|\(c.tokenCount)|2|\(tags)|\(v)|t|\(run.uuidString.lowercased())"
+            }
+            #expect(rows == expected)
+            let status = try await f.repository.status(file: f.file)
+            #expect(status.map(\.chunkCount) == [all.count])
+            #expect(status.map(\.indexRun) == [run])
+        }
+    }
+
+    @Test("a batch written again (a retried write) overwrites its rows through the upsert: no duplicate, no error")
+    func writtenTwice() async throws {
+        try await withFixture { f in
+            let run = UUID()
+            var all = chunks(file: f.file, run: run)
+            try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: Array(all[..<3]))
+            all[1].text = "changed on the second delivery"
+            // The redelivered batch overlaps the stored rows and brings the last chunk with it.
+            #expect(try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: Array(all[1...])) == [f.file])
+            #expect(try await f.strings("SELECT count(*)::text FROM chunks") == ["\(all.count)"])
+            #expect(try await f.strings("SELECT text FROM chunks WHERE position = 1") == ["changed on the second delivery"])
+        }
+    }
+
+    @Test("a new generation replaces the old one when complete; chunks of another workspace's file are skipped; NUL is refused")
+    func generationsAndRefusals() async throws {
+        try await withFixture { f in
+            let first = UUID(), second = UUID()
+            try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: chunks(file: f.file, run: first))
+            let next = chunks(file: f.file, run: second, texts: ["new one", "new two"])
+            try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: [next[0]])
+            // Incomplete: the first generation is still the visible one, and still stored.
+            #expect(try await f.strings("SELECT DISTINCT index_run::text FROM chunks ORDER BY 1").count == 2)
+            #expect(try await f.repository.status(file: f.file).map(\.indexRun) == [first])
+            try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: [next[1]])
+            #expect(try await f.strings("SELECT text FROM chunks ORDER BY position") == ["new one", "new two"])
+            #expect(try await f.repository.status(file: f.file).map(\.indexRun) == [second])
+
+            let foreign = chunks(file: f.foreignFile, run: UUID())
+            #expect(try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: foreign) == [])
+            #expect(try await f.strings("SELECT count(*)::text FROM chunks WHERE file_id = '\(f.foreignFile)'") == ["0"])
+
+            let bad = chunks(file: f.file, run: UUID(), texts: ["fine", "nul \u{0} inside"])
+            await #expect(throws: NvisyError.self) { try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: bad) }
+            #expect(try await f.strings("SELECT count(*)::text FROM chunks") == ["2"])
+        }
+    }
+
+    @Test("a big write is split between two concurrent transactions; a file spanning both still becomes visible, exactly once")
+    func parallelParts() async throws {
+        try await withFixture { f in
+            let files = [UUID(), UUID(), UUID()]
+            for id in files {
+                _ = try await f.client.query(PostgresQuery(unsafeSQL: """
+                    INSERT INTO files (id, workspace_id, name, object_key, status) VALUES ('\(id)', '\(f.workspace)', '\(id).md', 'f/\(id)', 'ready')
+                    """), logger: TestPostgres.logger)
+            }
+            let run = UUID()
+            // 3 × 100 chunks ≥ parallelFrom: parts of 150, so the middle file is in both.
+            #expect(files.count * 100 >= ChunkRepository.parallelFrom && ChunkRepository.parallelWriters == 2)
+            let rows = files.flatMap { id in chunks(file: id, run: run, texts: (0..<100).map { "chunk \($0) of \(id)" }) }
+            for _ in 0..<2 {  // the second time, every part meets its earlier copy and takes the upsert
+                let visible = try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: rows)
+                #expect(Set(visible) == Set(files))
+                #expect(try await f.strings("SELECT count(*)::text FROM chunks") == ["300"])
+                for id in files { #expect(try await f.repository.status(file: id).map(\.chunkCount) == [100]) }
+            }
+        }
+    }
+}
