@@ -1,4 +1,5 @@
 import Foundation
+import NvisyCore
 import NvisyPlugins
 import Testing
 
@@ -9,12 +10,17 @@ import Testing
 struct StaticLinkTests {
     static let archive = "/usr/lib/python3.11/config-3.11-x86_64-linux-gnu/libpython3.11.a"
 
-    /// The lines of /proc/self/maps that name a file.
-    static func mappedFiles() throws -> Set<String> {
-        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
-        return Set(maps.split(separator: "\n").compactMap { line in
-            line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first.map(String.init)
-        })
+    /// The mappings of /proc/self/maps that name a file: (address range, path).
+    static func mappings() throws -> [(ClosedRange<UInt>, String)] {
+        // procfs reports a size of 0: read to the end rather than trust it.
+        let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/maps")).readToEnd() ?? Data()
+        let maps = String(decoding: data, as: UTF8.self)
+        return maps.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            let bounds = fields.first?.split(separator: "-").compactMap { UInt($0, radix: 16) } ?? []
+            guard fields.count > 5, bounds.count == 2 else { return nil }
+            return (bounds[0]...(bounds[1] - 1), String(fields[5]))
+        }
     }
 
     /// A symbol the dynamic linker can find from anywhere in the process (what an extension
@@ -37,16 +43,16 @@ struct StaticLinkTests {
         #expect(ids == [0, 1, 2])
         await source.close()
 
-        let files = try Self.mappedFiles()
+        let maps = try Self.mappings()
+        let files = Set(maps.map(\.1))
         #expect(!files.contains { $0.contains("libpython3.11.so") }, "the shared libpython is loaded: \(files.filter { $0.contains("python") })")
         #expect(files.contains { $0.hasSuffix("/_asyncio.cpython-311-x86_64-linux-gnu.so") })
         #expect(files.contains { $0.contains("/orjson/") })
         // The C API is exported by the executable (not by a libpython3.11.so) ...
-        let newList = try #require(Self.global("PyList_New"))
-        var info = Dl_info()
-        #expect(dladdr(newList, &info) != 0)
-        let object = info.dli_fname.map { String(cString: $0) } ?? ""
-        #expect(!object.contains("libpython"), "PyList_New comes from \(object)")
+        let newList = UInt(bitPattern: try #require(Self.global("PyList_New")))
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let owner = maps.first { $0.0.contains(newList) }?.1
+        #expect(owner == executable, "PyList_New is in \(owner ?? "no mapped file"), not in \(executable)")
         #expect(Self.global("_PyRuntime") != nil)
         // ... and none of the host's Swift symbols are (plugins must never bind to them):
         // `PluginHost`'s metadata accessor is public in NvisyPlugins, linked into this executable.
