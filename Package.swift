@@ -7,21 +7,27 @@ let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 /// How the embedded CPython is linked (issue 5). Debian's shared `libpython3.11.so` is PIC and
 /// runs Python code ≈ 1.3–1.5× slower than its `python3.11` executable, which links the non-PIC
-/// `libpython3.11.a` (libpython3.11-dev). When that archive is there, every executable that links
-/// NvisyPlugins (nvisy, the benchmarks, the test runner) takes the whole archive and is linked
-/// the way `python3.11` is: `-no-pie` (the archive is not position independent) and its `Py*`/`_Py*`
-/// symbols exported (Host/CPython/exports.list) so that C extension modules the interpreter loads
-/// (lib-dynload, numpy, orjson, pydantic_core …) bind to them. Only those symbols are exported,
-/// never the host's Swift symbols, which plugins must not bind to. Without the archive the shared
-/// library is linked as before.
+/// `libpython3.11.a` (libpython3.11-dev). In release builds, when that archive is there, every
+/// executable that links NvisyPlugins (nvisy, the benchmarks) takes the whole archive and is
+/// linked the way `python3.11` is: `-no-pie` (the archive is not position independent) and the C
+/// API exported (Host/CPython/exports.list: exactly what libpython3.11.so exports) so that C
+/// extension modules the interpreter loads (lib-dynload, numpy, orjson, pydantic_core …) bind to
+/// it. Only those symbols are exported, never the host's Swift symbols, which plugins must not
+/// bind to. Debug builds (and a machine without the archive) link the shared library: in a
+/// non-PIE executable, every Swift function whose address the host takes (`\.count` key paths,
+/// NSObject vtables) gets a canonical PLT entry, and glibc then warns ("direct reference to
+/// protected function") each time a Swift plugin binds to one; a debug build takes many more such
+/// addresses than a release build (see Host/NvisyPlugins/README.md, "Embedded Python").
 let libpythonArchive = "/usr/lib/python3.11/config-3.11-x86_64-linux-gnu/libpython3.11.a"
 let pythonLinkerSettings: [LinkerSetting] = FileManager.default.fileExists(atPath: libpythonArchive)
     ? [
         .unsafeFlags(["-Xlinker", "--whole-archive", "-Xlinker", libpythonArchive, "-Xlinker", "--no-whole-archive",
                       "-Xlinker", "--dynamic-list=\(Context.packageDirectory)/Host/CPython/exports.list",
-                      "-Xclang-linker", "-no-pie"]),
+                      "-Xclang-linker", "-no-pie"], .when(configuration: .release)),
         // What the archive's built-in modules need (pyexpat, zlib; python3.11-config --libs).
-        .linkedLibrary("expat"), .linkedLibrary("z"), .linkedLibrary("m"), .linkedLibrary("dl"), .linkedLibrary("util"),
+        .linkedLibrary("expat", .when(configuration: .release)), .linkedLibrary("z", .when(configuration: .release)),
+        .linkedLibrary("m", .when(configuration: .release)),
+        .linkedLibrary("python3.11", .when(configuration: .debug)),
     ]
     : [.linkedLibrary("python3.11")]
 
