@@ -1,8 +1,35 @@
 // swift-tools-version:6.1
 // nvisy — a plugin-host server for data and AI pipelines. Layout: see README.md ("Layout").
+import Foundation
 import PackageDescription
 
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+/// How the embedded CPython is linked (issue 5). Debian's shared `libpython3.11.so` is PIC and
+/// runs Python code ≈ 1.3–1.5× slower than its `python3.11` executable, which links the non-PIC
+/// `libpython3.11.a` (libpython3.11-dev). In release builds, when that archive is there, every
+/// executable that links NvisyPlugins (nvisy, the benchmarks) takes the whole archive and is
+/// linked the way `python3.11` is: `-no-pie` (the archive is not position independent) and the C
+/// API exported (Host/CPython/exports.list: exactly what libpython3.11.so exports) so that C
+/// extension modules the interpreter loads (lib-dynload, numpy, orjson, pydantic_core …) bind to
+/// it. Only those symbols are exported, never the host's Swift symbols, which plugins must not
+/// bind to. Debug builds (and a machine without the archive) link the shared library: in a
+/// non-PIE executable, every Swift function whose address the host takes (`\.count` key paths,
+/// NSObject vtables) gets a canonical PLT entry, and glibc then warns ("direct reference to
+/// protected function") each time a Swift plugin binds to one; a debug build takes many more such
+/// addresses than a release build (see Host/NvisyPlugins/README.md, "Embedded Python").
+let libpythonArchive = "/usr/lib/python3.11/config-3.11-x86_64-linux-gnu/libpython3.11.a"
+let pythonLinkerSettings: [LinkerSetting] = FileManager.default.fileExists(atPath: libpythonArchive)
+    ? [
+        .unsafeFlags(["-Xlinker", "--whole-archive", "-Xlinker", libpythonArchive, "-Xlinker", "--no-whole-archive",
+                      "-Xlinker", "--dynamic-list=\(Context.packageDirectory)/Host/CPython/exports.list",
+                      "-Xclang-linker", "-no-pie"], .when(configuration: .release)),
+        // What the archive's built-in modules need (pyexpat, zlib; python3.11-config --libs).
+        .linkedLibrary("expat", .when(configuration: .release)), .linkedLibrary("z", .when(configuration: .release)),
+        .linkedLibrary("m", .when(configuration: .release)),
+        .linkedLibrary("python3.11", .when(configuration: .debug)),
+    ]
+    : [.linkedLibrary("python3.11")]
 
 let package = Package(
     name: "nvisy",
@@ -54,8 +81,8 @@ let package = Package(
                        providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CNats", path: "Host/CNats", pkgConfig: "libnats",
                        providers: [.apt(["libnats-dev"])]),
-        .systemLibrary(name: "CPython", path: "Host/CPython", pkgConfig: "python3-embed",
-                       providers: [.apt(["python3-dev"])]),
+        // Headers only (<python3.11/Python.h>); NvisyPlugins links libpython (pythonLinkerSettings).
+        .systemLibrary(name: "CPython", path: "Host/CPython", providers: [.apt(["libpython3.11-dev"])]),
         // SYSTEM-LIBRARIES (CNats, CPython)
 
         // MARK: Host modules. Dependencies point one way: Core <- Postgres, NATS, Plugins <- Runtime ... <- Server <- nvisy
@@ -115,7 +142,8 @@ let package = Package(
             ],
             path: "Host/NvisyPlugins",
             exclude: ["README.md"],
-            swiftSettings: swift6
+            swiftSettings: swift6,
+            linkerSettings: pythonLinkerSettings
         ),
         .systemLibrary(name: "CLibPQ", path: "Plugins/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "FilesystemPlugin", dependencies: ["NvisyPluginKit"], path: "Plugins/Filesystem", swiftSettings: swift6),

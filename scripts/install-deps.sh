@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # g++: llama-cpp-python (python/requirements.txt) compiles llama.cpp from source.
 # chromium: the web console's end-to-end test drives it headless.
-APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev python3-venv libffi-dev nats-server g++ chromium)
+# libpython3.11-dev (+ libexpat1-dev, zlib1g-dev): the static libpython3.11.a the host links (Package.swift).
+APT_PACKAGES=(libpq-dev libnats-dev libsodium-dev python3-dev libpython3.11-dev libexpat1-dev zlib1g-dev python3-venv libffi-dev nats-server g++ chromium)
 PYTHON=/usr/bin/python3.11
 VENV=.venv
 

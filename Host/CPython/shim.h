@@ -1,4 +1,4 @@
-// The CPython C API for Swift (libpython3.11 from Debian's python3-dev, via pkg-config python3-embed).
+// The CPython C API for Swift (libpython3.11 from Debian's libpython3.11-dev; linked by NvisyPlugins).
 //
 // Include order matters: pyconfig.h defines _GNU_SOURCE / _XOPEN_SOURCE 700, which changes glibc's
 // fd_set when <sys/select.h> is first seen after it, and then a clean build of any module that
@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #define PY_SSIZE_T_CLEAN
-#include <Python.h>
+// Without -I (the CPython target has no pkg-config: NvisyPlugins links libpython itself); every
+// include inside Python.h is relative to it, except pyconfig.h's <x86_64-linux-gnu/python3.11/...>.
+#include <python3.11/Python.h>
 
 // Macros and C globals Swift cannot see, as static inline functions.
 static inline void nvisy_py_incref(PyObject *o) { Py_INCREF(o); }

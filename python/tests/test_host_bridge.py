@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from nvisy_plugin import Object, Record, _host
 
@@ -201,3 +202,28 @@ def test_a_call_cancelled_before_it_ran_is_reported_once() -> None:
     finally:
         _host._loop, _host._done = old
         loop.close()
+
+
+def test_loading_a_provider_in_the_host_freezes_the_heap_it_leaves(monkeypatch: Any) -> None:
+    """In the host (a loop is set up), ``load`` moves what the import left (modules, classes)
+    out of the cyclic collector's reach; a plain ``load`` (no host) leaves the collector alone."""
+    import gc
+    import os
+    import sys
+
+    fixtures = os.path.join(os.path.dirname(__file__), "fixtures")
+    gc.unfreeze()
+    try:
+        _host.load("nvisy_bench", [fixtures])
+        bench = sys.modules["nvisy_bench"]
+        assert gc.get_freeze_count() == 0
+        assert any(o is bench.Gen for o in gc.get_objects())
+
+        monkeypatch.setattr(_host, "_loop", object())
+        _, classes = _host.load("nvisy_bench", [fixtures])
+        assert gc.get_freeze_count() > 0
+        tracked = gc.get_objects()
+        assert classes[0].__name__ == "Gen"
+        assert not any(o is classes[0] for o in tracked)
+    finally:
+        gc.unfreeze()

@@ -118,7 +118,13 @@ func fmt(_ v: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)
 func row(_ name: String, _ r: Rates) -> String {
     name.padding(toLength: 36, withPad: " ", startingAt: 0) + fmt(r.wall).leftPadded(10) + fmt(r.cpu).leftPadded(14)
 }
-print("python source → sink, \(count) small records, batches of \(batchSize); best of 5, runs interleaved")
+/// How this executable has CPython: the shared library mapped, or linked in (Package.swift, release builds).
+let libpython: String = {
+    let data = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/maps")).readToEnd()) ?? Data()
+    let maps = String(decoding: data, as: UTF8.self)
+    return maps.contains("libpython3.11.so") ? "shared libpython3.11.so" : "static libpython3.11.a (-no-pie)"
+}()
+print("python source → sink, \(count) small records, batches of \(batchSize); best of 5, runs interleaved; \(libpython)")
 print("                                       items/s  items/CPU-s")
 print(row("  through the host", hosted))
 print(row("  bare, in the host's interpreter", embedded) + "   (the same loop, one call, no crossing)")
@@ -127,7 +133,7 @@ print(row("  bare, `python -m`", bare) + "   (the venv's python: Debian's python
 // Wall time also counts waiting for the scheduler, which a loaded machine makes noisy.
 print("  crossing ratio host / bare in the host's interpreter: CPU \(fmt(hosted.cpu / embedded.cpu, 2))x, wall \(fmt(hosted.wall / embedded.wall, 2))x (target >= 0.70x)")
 print("  overall ratio host / `python -m`:                    CPU \(fmt(hosted.cpu / bare.cpu, 2))x, wall \(fmt(hosted.wall / bare.wall, 2))x")
-print("  interpreter build, bare loop libpython3.11.so / python3.11: CPU \(fmt(embedded.cpu / bare.cpu, 2))x")
+print("  interpreter build, bare loop in the host's interpreter / python3.11: CPU \(fmt(embedded.cpu / bare.cpu, 2))x")
 print("per-call overhead host → Python → host: empty call \(fmt(check.0, 1)) µs (\(fmt(check.1, 1)) µs CPU), one-item write \(fmt(write.0, 1)) µs (\(fmt(write.1, 1)) µs CPU)")
 
 extension String {
