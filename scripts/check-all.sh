@@ -8,14 +8,7 @@
 # Knobs: FUZZ_SCALE (default 10), FUZZ_SEED (replay), FUZZ_EXAMPLES (schemathesis examples per
 # operation, default 120), FUZZ_MIN_REQUESTS (default 1000), SWIFT_BUILD_FLAGS (e.g. a --scratch-path).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-export NVISY_VENV="$PWD/.venv"
-
-cleanup() {
-  # The tests stop what they start; this only catches what a crashed test process left behind.
-  pkill -QUIT -u nvisy -f 'bin/postgres -D /tmp/nvisy-' 2>/dev/null || true
-}
-trap cleanup EXIT
+source "$(dirname "$0")/test-env.sh"
 
 status=0
 echo "== swift build (tests)"

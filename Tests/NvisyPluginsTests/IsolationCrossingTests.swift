@@ -20,16 +20,17 @@ struct IsolationCrossingTests {
     func slowCallsLeaveTheReaderThread() async throws {
         let host = try await Self.isolatedTrivial()
         // Both instances live in the one child of the plugin.
-        let slow = try await host.makeSink("trivial/slow", config: ["seconds": 0.05, "ignoreCancel": true])
+        let slow = try await host.makeSink("trivial/slow", config: ["seconds": 0.15, "ignoreCancel": true])
         let source = try await host.makeSource("trivial/counter", config: ["count": 4000])
         let writes = 30
         let slowDone = Task { () -> ContinuousClock.Instant in
             for _ in 0..<writes { try await slow.write([ProviderItem()]) }
             return .now
         }
-        // Reads of 64 items: 63 `next` calls. Were each to wait behind a 50 ms write on the
-        // child's reader thread, they would take longer than the 30 writes (1.5 s); once the
-        // slow instance's calls run as tasks they finish long before.
+        // Reads of 64 items: 63 `next` calls. Were each to wait behind a 150 ms write on the
+        // child's reader thread, they would take longer than the 30 writes (4.5 s); once the
+        // slow instance's calls run as tasks they finish long before (4.5 s leaves room for
+        // 63 round trips on a machine loaded by the rest of the suite).
         try await Task.sleep(for: .milliseconds(20))
         var n = 0
         for try await b in source.read(batchSize: 64) { n += b.count }

@@ -27,8 +27,9 @@ import Testing
             #expect(finished)
             let got = try await receiver.wait(for: 1)
             let elapsed = ContinuousClock.now - ended
-            // Well under a second on an idle machine; room for a suite running in parallel.
-            #expect(elapsed < .seconds(3), "took \(elapsed)")
+            // Well under a second on an idle machine (0.1 s); 3 s was once exceeded by 30 ms with
+            // the whole suite sharing two cores, so the bound leaves room for that.
+            #expect(elapsed < .seconds(10), "took \(elapsed)")
             let request = try #require(got.first)
             #expect(ReferenceVerifier.verify(secret: secret.text, headers: request.headers, body: request.body))
             let payload = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
