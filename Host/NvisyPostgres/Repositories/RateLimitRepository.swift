@@ -23,14 +23,16 @@ public final class RateLimitRepository: Sendable {
     public func hit(_ digest: Data, window: Duration) async throws(NvisyError) -> (hits: Int, left: Duration) {
         let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
         do {
+            // now(): one instant for the whole statement. clock_timestamp() in each CASE could
+            // straddle the window's end and reset the count without moving the window (or the reverse).
             let rows = try await client.query("""
-                INSERT INTO rate_limits (key, window_start, hits) VALUES (\(digest), clock_timestamp(), 1)
+                INSERT INTO rate_limits (key, window_start, hits) VALUES (\(digest), now(), 1)
                 ON CONFLICT (key) DO UPDATE SET
-                    hits = CASE WHEN rate_limits.window_start <= clock_timestamp() - make_interval(secs => \(seconds))
+                    hits = CASE WHEN rate_limits.window_start <= now() - make_interval(secs => \(seconds))
                                 THEN 1 ELSE rate_limits.hits + 1 END,
-                    window_start = CASE WHEN rate_limits.window_start <= clock_timestamp() - make_interval(secs => \(seconds))
-                                        THEN clock_timestamp() ELSE rate_limits.window_start END
-                RETURNING hits, extract(epoch FROM window_start + make_interval(secs => \(seconds)) - clock_timestamp())::float8
+                    window_start = CASE WHEN rate_limits.window_start <= now() - make_interval(secs => \(seconds))
+                                        THEN now() ELSE rate_limits.window_start END
+                RETURNING hits, extract(epoch FROM window_start + make_interval(secs => \(seconds)) - now())::float8
                 """, logger: logger)
             var answer = (hits: 1, left: window)
             for try await (hits, left) in rows.decode((Int32, Double).self) {
