@@ -56,4 +56,26 @@ struct ItemViewTests {
         try await wrong.write(out)
         await #expect(throws: NvisyError.self) { try await wrong.check() }
     }
+
+    @Test("an item made with parsed metadata keeps it parsed until its bytes are read, and setting fields behaves like an owned item")
+    func parsedMetadata() throws {
+        let meta: JSONValue = ["path": "a.txt", "chunk": ["index": 2, "count": 5]]
+        var item = ProviderItem(metadata: meta, payload: Data("abc".utf8), resumeToken: Data("t".utf8))
+        guard case .parsed = item.storage else { Issue.record("JSONValue metadata should stay parsed"); return }
+        #expect(try item.metadataValue() == meta)
+        // Its bytes are the JSON of the value, and it equals an owned item with those bytes.
+        #expect(try JSONDecoder().decode(JSONValue.self, from: item.metadata) == meta)
+        let owned = ProviderItem(metadata: item.metadata, payload: Data("abc".utf8), resumeToken: Data("t".utf8))
+        #expect(item == owned && item.hashValue == owned.hashValue)
+        // Another field changes: the metadata stays parsed and unchanged.
+        item.vector = [1, 2]
+        item.payload.append(UInt8(ascii: "d"))
+        guard case .parsed = item.storage else { Issue.record("setting the vector or payload should keep the metadata parsed"); return }
+        #expect(try item.metadataValue() == meta && item.vector == [1, 2] && item.payload == Data("abcd".utf8) && item.resumeTokenString == "t")
+        // New metadata bytes replace the parsed value, even empty ones.
+        item.metadata = Data(#"{"path":"b.txt"}"#.utf8)
+        #expect(try item.metadataValue() == ["path": "b.txt"])
+        item.metadata = Data()
+        #expect(try item.metadataValue() == [:] && item.metadata.isEmpty)
+    }
 }

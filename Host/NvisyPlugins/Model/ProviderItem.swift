@@ -22,6 +22,10 @@ public struct ProviderItem: Sendable, Hashable {
 
     enum Storage: Sendable {
         case owned(Fields)
+        /// Made by the host with parsed metadata (a built-in transform's output): the JSON
+        /// text is only written when something reads ``metadata`` (a plugin, a sink that
+        /// stores bytes), so a chain of built-ins and Swift sinks never encodes or parses it.
+        case parsed(JSONValue, Fields)
         /// Item `index` of a batch copied from a plugin.
         case copied(CopiedBatch, Int)
         /// Item `index` of a batch a Python provider made: its Python object travels with it.
@@ -34,9 +38,18 @@ public struct ProviderItem: Sendable, Hashable {
         storage = .owned(Fields(metadata: metadata, payload: payload, vector: vector, resumeToken: resumeToken))
     }
 
+    /// An item whose metadata is `metadata`, encoded as JSON text only when first read as bytes
+    /// (a value that cannot be encoded reads as `{}`).
     public init(metadata: JSONValue, payload: Data = Data(), vector: [Float]? = nil, resumeToken: Data = Data()) {
-        self.init(metadata: (try? JSONEncoder().encode(metadata)) ?? Data("{}".utf8), payload: payload,
-                  vector: vector, resumeToken: resumeToken)
+        storage = .parsed(metadata, Fields(metadata: Data(), payload: payload, vector: vector, resumeToken: resumeToken))
+    }
+
+    /// The JSON text of parsed metadata, keys sorted: every read of the bytes must give the same
+    /// bytes (batch writers measure, then copy), and a dictionary's order differs per instance.
+    static func encode(_ value: JSONValue) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
     }
 
     init(_ batch: CopiedBatch, _ index: Int) { storage = .copied(batch, index) }
@@ -48,18 +61,19 @@ public struct ProviderItem: Sendable, Hashable {
         get {
             switch storage {
             case .owned(let f): f.metadata
+            case .parsed(let v, _): Self.encode(v)
             case .copied(let b, let i): b.data(b.items[i].metadata)
             case .python(let b, let i): b.metadata(i)
             }
         }
-        set { update { $0.metadata = newValue } }
+        set { update(metadataChanges: true) { $0.metadata = newValue } }
     }
 
     /// Raw bytes (an object's content, a document's text).
     public var payload: Data {
         get {
             switch storage {
-            case .owned(let f): f.payload
+            case .owned(let f), .parsed(_, let f): f.payload
             case .copied(let b, let i): b.data(b.items[i].payload)
             case .python(let b, let i): b.payload(i)
             }
@@ -71,7 +85,7 @@ public struct ProviderItem: Sendable, Hashable {
     public var vector: [Float]? {
         get {
             switch storage {
-            case .owned(let f): f.vector
+            case .owned(let f), .parsed(_, let f): f.vector
             case .copied(let b, let i): b.vector(b.items[i])
             case .python(let b, let i): b.vector(i)
             }
@@ -83,7 +97,7 @@ public struct ProviderItem: Sendable, Hashable {
     public var resumeToken: Data {
         get {
             switch storage {
-            case .owned(let f): f.resumeToken
+            case .owned(let f), .parsed(_, let f): f.resumeToken
             case .copied(let b, let i): b.data(b.items[i].resume_token)
             case .python(let b, let i): b.resumeToken(i)
             }
@@ -94,13 +108,21 @@ public struct ProviderItem: Sendable, Hashable {
     var fields: Fields {
         switch storage {
         case .owned(let f): f
-        case .copied, .python: Fields(metadata: metadata, payload: payload, vector: vector, resumeToken: resumeToken)
+        case .parsed, .copied, .python: Fields(metadata: metadata, payload: payload, vector: vector, resumeToken: resumeToken)
         }
     }
 
     /// Gives the item its own storage (dropping the old reference first, so that a field
     /// that is mutated in place is not copied on write).
-    private mutating func update(_ body: (inout Fields) -> Void) {
+    private mutating func update(metadataChanges: Bool = false, _ body: (inout Fields) -> Void) {
+        if case .parsed(let value, var f) = storage {
+            storage = .owned(Fields(metadata: Data(), payload: Data(), vector: nil, resumeToken: Data()))
+            body(&f)
+            // Another field changed: the metadata stays parsed (and still unencoded); new
+            // metadata bytes replace the parsed value (`f.metadata` was empty until `body`).
+            storage = metadataChanges ? .owned(f) : .parsed(value, f)
+            return
+        }
         var f = fields
         storage = .owned(Fields(metadata: Data(), payload: Data(), vector: nil, resumeToken: Data()))
         body(&f)
@@ -112,6 +134,7 @@ public struct ProviderItem: Sendable, Hashable {
 
     /// The metadata parsed as JSON (`{}` when empty).
     public func metadataValue() throws -> JSONValue {
+        if case .parsed(let value, _) = storage { return value }
         let m = metadata
         if m.isEmpty { return [:] }
         return try JSONDecoder().decode(JSONValue.self, from: m)

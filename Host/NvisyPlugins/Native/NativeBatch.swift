@@ -26,11 +26,14 @@ final class NativeBatchArena: @unchecked Sendable {
     func fill(_ source: [ProviderItem]) -> nvisy_batch? {
         var total = 0
         var views = false
-        for item in source {
+        // Each item's fields, read once (an item with parsed metadata encodes it per read).
+        var owned = [ProviderItem.Fields?](repeating: nil, count: source.count)
+        for (i, item) in source.enumerated() {
             if case .copied = item.storage { views = true; continue }
-            let f = item.fields  // owned, or a Python batch's item (copied in like an owned one)
+            let f = item.fields  // owned, parsed, or a Python batch's item (copied in like an owned one)
             total += f.metadata.count + f.payload.count + f.resumeToken.count
             if let v = f.vector { total += v.count * 4 + 4 }
+            owned[i] = f
         }
         kept = views ? source : []
         guard nvisy_arena_reset(&arena, source.count, total) == 0, let out = arena.items else { return nil }
@@ -38,8 +41,8 @@ final class NativeBatchArena: @unchecked Sendable {
             switch source[i].storage {
             case .copied(let b, let k):
                 out[i] = b.items[k]
-            case .owned, .python:
-                let f = source[i].fields
+            case .owned, .parsed, .python:
+                let f = owned[i]!
                 f.metadata.withNvisyBytes { m in
                     f.payload.withNvisyBytes { p in
                         f.resumeToken.withNvisyBytes { t in

@@ -33,8 +33,10 @@ enum PythonItems {
         var blobCount = 0
         var anyVector = false
         var joinable = true
-        for item in items {
-            let m = item.metadata, p = item.payload, t = item.resumeToken
+        // Read once: an item made with parsed metadata encodes it on each read.
+        let itemMetas = items.map(\.metadata)
+        for (item, m) in zip(items, itemMetas) {
+            let p = item.payload, t = item.resumeToken
             metaCount += m.isEmpty ? 2 : m.count
             blobCount += p.count + t.count
             if item.vector != nil { anyVector = true }
@@ -44,13 +46,13 @@ enum PythonItems {
             let p = dst.assumingMemoryBound(to: UInt8.self)
             var o = 0
             p[o] = UInt8(ascii: "["); o += 1
-            for (i, item) in items.enumerated() {
+            for (i, m) in itemMetas.enumerated() {
                 if i > 0 { p[o] = UInt8(ascii: ","); o += 1 }
-                if item.metadata.isEmpty {
+                if m.isEmpty {
                     p[o] = UInt8(ascii: "{"); p[o + 1] = UInt8(ascii: "}"); o += 2
                 } else {
-                    item.metadata.withUnsafeBytes { (dst + o).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                    o += item.metadata.count
+                    m.withUnsafeBytes { (dst + o).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    o += m.count
                 }
             }
             p[o] = UInt8(ascii: "]")

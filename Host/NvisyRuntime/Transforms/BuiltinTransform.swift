@@ -86,9 +86,8 @@ extension ProviderItem {
         }
     }
 
+    /// This item with `value` as its metadata (kept parsed: see ``ProviderItem/init(metadata:payload:vector:resumeToken:)``).
     func with(metadata value: JSONValue) -> ProviderItem {
-        var copy = self
-        copy.metadata = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
-        return copy
+        ProviderItem(metadata: value, payload: payload, vector: vector, resumeToken: resumeToken)
     }
 }
