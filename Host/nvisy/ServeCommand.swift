@@ -64,7 +64,10 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [any Service] = [database.client, PluginReloadService(host: plugins, logger: logger), FileReaper(store: fileStore),
                                        AfterMigrations(WebhookService(webhooks: webhooks, jetStream: nats.connection.jetStream, logger: logger),
                                                        gate: migrated),
-                                       AuthChangeListener(client: database.client, cache: api.authCache, logger: logger)]
+                                       AuthChangeListener(client: database.client, cache: api.authCache, logger: logger),
+                                       // Indexed chunks join their HNSW graph once indexing goes quiet.
+                                       AfterMigrations(ChunkGraphService(graph: ChunkGraph(client: database.client, logger: logger), logger: logger),
+                                                       gate: migrated)]
         if config.workerConcurrency > 0 {
             services.append(AfterMigrations(Bootstrap.runWorker(config, client: database.client, service: runService, logger: logger),
                                             gate: migrated))

@@ -26,6 +26,7 @@ struct ChunkRepositoryTests {
         }
     }
 
+    /// Also used by ChunkGraphTests.
     func withFixture(_ body: (Fixture) async throws -> Void) async throws {
         let db = NvisyDatabase(url: try DatabaseURL(try await TestPostgres.freshDatabase("chunkrepo")), logger: TestPostgres.logger)
         try await withRunningClient(db.client) {

@@ -18,5 +18,6 @@ public enum Migrations {
         Migration(version: 12, name: "auth_notify", bytes: PackageResources._012_auth_notify_sql),
         Migration(version: 13, name: "workspace_notify", bytes: PackageResources._013_workspace_notify_sql),
         Migration(version: 14, name: "rate_limits", bytes: PackageResources._014_rate_limits_sql),
+        Migration(version: 15, name: "chunk_graph", bytes: PackageResources._015_chunk_graph_sql),
     ]
 }

@@ -46,7 +46,8 @@ public struct ChunkHit: Sendable, Equatable {
     public var textRank: Int?
 }
 
-/// Retrieval over the knowledge base: vector (HNSW, cosine), text (tsvector) or hybrid (RRF).
+/// Retrieval over the knowledge base: vector (HNSW, cosine, plus an exact scan of the chunks
+/// not yet in the graph), text (tsvector) or hybrid (RRF).
 ///
 /// Only chunks of each file's visible generation (file_index_status) count, so a search during
 /// re-indexing sees the old chunks or the new ones. Reusable by any caller (the search route,
@@ -192,6 +193,9 @@ public struct ChunkSearch: Sendable {
         return b
     }
 
+    /// The graph's ranking (HNSW over graphed chunks) merged with an exact ranking of the
+    /// chunks still waiting for the graph (migration 0015): a chunk is in exactly one of the two
+    /// in the transaction's snapshot, so the merge has no duplicates and misses none.
     func vectorRanking(_ scope: Scope, vector: [Float], dimensions: Int, limit: Int, on connection: PostgresConnection) async throws -> [(UUID, Double)] {
         try await setSearchParameters(limit: limit, on: connection)
         let b = try bindings(scope) { $0.append(ChunkRepository.vectorText(vector)) }
@@ -200,10 +204,14 @@ public struct ChunkSearch: Sendable {
                                                             logger: logger).decode((UUID, Double).self) {
             out.append((id, d))
         }
-        // Sorting back on for the text ranking that may follow in the same transaction.
+        // Sorting back on for the exact scan and the text ranking that may follow.
         _ = try await connection.query("SET LOCAL enable_sort = on", logger: logger).collect()
+        for try await (id, d) in try await connection.query(PostgresQuery(unsafeSQL: pendingSQL(scope, dimensions: dimensions, limit: limit), binds: b),
+                                                            logger: logger).decode((UUID, Double).self) {
+            out.append((id, d))
+        }
         // Relaxed order (iterative scans) may be slightly out of order: sort here, not in SQL.
-        return out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.uuidString < $1.0.uuidString }
+        return Array(out.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.uuidString < $1.0.uuidString }.prefix(limit))
     }
 
     /// Iterative scans (pgvector ≥ 0.8) keep reading the index while filters drop rows, so a
@@ -217,10 +225,20 @@ public struct ChunkSearch: Sendable {
         _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL enable_sort = off"), logger: logger).collect()
     }
 
+    /// The graph's ranking: `graphed` in the filter matches the model's partial HNSW index.
     func vectorSQL(_ scope: Scope, dimensions: Int, limit: Int) -> String {
         """
         SELECT c.id, c.embedding::vector(\(dimensions)) <=> $4::vector(\(dimensions)) AS distance
-        FROM chunks c \(filters(scope))
+        FROM chunks c \(filters(scope)) AND c.graphed
+        ORDER BY distance LIMIT \(limit)
+        """
+    }
+
+    /// The exact ranking of the scope's pending chunks (through the `chunks_pending` index).
+    func pendingSQL(_ scope: Scope, dimensions: Int, limit: Int) -> String {
+        """
+        SELECT c.id, c.embedding::vector(\(dimensions)) <=> $4::vector(\(dimensions)) AS distance
+        FROM chunks c \(filters(scope)) AND NOT c.graphed
         ORDER BY distance LIMIT \(limit)
         """
     }
