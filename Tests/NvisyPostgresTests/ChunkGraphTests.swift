@@ -6,14 +6,16 @@ import Testing
 
 @testable import NvisyPostgres
 
-/// Chunks join their model's HNSW graph after the write (migration 0015, ChunkGraph); a search
-/// finds them before and after, through the exact scan of pending chunks and then the graph.
+/// Chunks join their model's HNSW graph and the text index after the write (migration 0015,
+/// ChunkGraph); a search finds them before and after, through exact scans of pending chunks and
+/// then the indexes, ranked alike.
 @Suite("Chunk graph")
 struct ChunkGraphTests {
-    @Test("stored chunks are searchable while pending, stay ranked alike as they join the graph in batches, and then come from the HNSW index")
+    @Test("stored chunks are searchable while pending, stay ranked alike (vector and text) as they join the indexes in batches, and then come from the HNSW index")
     func pendingThenGraphed() async throws {
         try await ChunkRepositoryTests().withFixture { f in
-            let texts = (0..<6).map { "chunk number \($0)" }
+            let names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+            let texts = (0..<6).map { "chunk number \($0) \(names[$0])" }
             let run = UUID()
             let rows = (0..<6).map { i in
                 NewChunk(fileID: f.file, fileVersion: 2, indexRun: run, position: i, total: 6, page: nil, section: nil, start: 0,
@@ -24,26 +26,33 @@ struct ChunkGraphTests {
             let search = ChunkSearch(client: f.client, logger: TestPostgres.logger)
             let query: [Float] = [1, 0, 0.1]
             // The exact ranking by cosine distance to the query: position 5 is nearest.
-            let expected = ["chunk number 5", "chunk number 4", "chunk number 3", "chunk number 2"]
+            let expected = ["chunk number 5 foxtrot", "chunk number 4 echo", "chunk number 3 delta", "chunk number 2 charlie"]
             func ranked() async throws -> [String] {
                 try await search.search(workspace: f.workspace, query: "", embedding: QueryEmbedding(model: "test/model", vector: query),
                                         k: 4, mode: .vector).map(\.text)
             }
+            // Text: the words of chunks 2 and 3 (the query's other word, "number", is in all six).
+            func textRanked() async throws -> [String] {
+                try await search.search(workspace: f.workspace, query: "number charlie delta", embedding: QueryEmbedding(model: "test/model", vector: nil),
+                                        k: 10, mode: .text).map(\.text)
+            }
             #expect(try await graph.pending().count == 6)
-            #expect(try await f.strings("SELECT count(*)::text FROM chunks WHERE graphed") == ["0"])
+            #expect(try await f.strings("SELECT count(*)::text FROM chunks WHERE graphed OR tsv IS NOT NULL") == ["0"])
             #expect(try await ranked() == expected)
+            let textBefore = try await textRanked()
+            #expect(textBefore.count == 6 && Set(textBefore.prefix(2)) == ["chunk number 2 charlie", "chunk number 3 delta"])
             // Part of the file in the graph, part pending: one ranking, no duplicates.
             #expect(try await graph.graph(limit: 3) == 3)
             #expect(try await graph.pending().count == 3)
             #expect(try await ranked() == expected)
+            #expect(try await textRanked() == textBefore)
             #expect(try await graph.drain(batch: 2) == 3)
             #expect(try await graph.pending() == (0, 0))
             #expect(try await ranked() == expected)
             let plan = try await search.explainVector(workspace: f.workspace, model: "test/model", vector: query, k: 4)
             #expect(plan.contains("chunks_hnsw_m\(f.model)"), "\(plan)")
-            // A text search is unaffected by where the vectors are.
-            #expect(try await search.search(workspace: f.workspace, query: "number", embedding: QueryEmbedding(model: "test/model", vector: nil),
-                                            k: 10, mode: .text).count == 6)
+            // The text ranking is the same from the GIN index as from the pending chunks' text.
+            #expect(try await textRanked() == textBefore)
         }
     }
 

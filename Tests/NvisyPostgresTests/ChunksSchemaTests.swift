@@ -62,14 +62,15 @@ struct ChunksSchemaTests {
                     """
                 #expect(try await strings(search) == ["The lighthouse keeper watched the storm.", "A storm battered the coast all night."])
                 // The model's partial HNSW index covers graphed chunks only (migration 0015): the
-                // rows above are pending, so the index holds none of them until they are graphed.
+                // rows above are pending, so the index holds none of them until the graph builder
+                // has graphed them (which fills their tsv too, for the text search below).
                 let inGraph = """
                     SELECT text FROM chunks WHERE model_id = \(small) AND graphed
                     ORDER BY embedding::vector(3) <=> '[1,0,0]'::vector(3) LIMIT 2
                     """
                 try await exec("SET enable_seqscan = off")
                 #expect(try await strings(inGraph).isEmpty)
-                try await exec("UPDATE chunks SET graphed = true WHERE model_id = \(small)")
+                try await ChunkGraph(client: db.client, logger: TestPostgres.logger).drain()
                 #expect(try await strings(inGraph) == ["The lighthouse keeper watched the storm.", "A storm battered the coast all night."])
                 // That index serves the ORDER BY (a tiny table would be scanned otherwise; a
                 // workspace filter is applied on top of the index scan).

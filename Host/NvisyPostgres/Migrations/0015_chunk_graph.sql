@@ -1,14 +1,22 @@
--- 0015: chunks join their model's HNSW graph after they are stored, not while (issue 13).
+-- 0015: chunks join their search indexes after they are stored, not while (issue 13).
 --
--- Inserting into an HNSW graph costs more per chunk than embedding it with the local model, so
--- indexing a file was bound by the graph. Now a chunk is stored with `graphed = false`: the
--- per-model HNSW index covers graphed chunks only (its predicate below), and the chunk is
--- searchable at once through an exact scan of the model's pending chunks (ChunkSearch merges
--- the graph's and the exact ranking). The graph builder (ChunkGraph) sets `graphed` on pending
--- chunks in the background, which inserts them into the graph. Rows stored before this migration
--- are in their graph already.
+-- Inserting into an HNSW graph costs more per chunk than embedding it with the local model, and
+-- the tsvector and its GIN entries cost nearly as much again, so indexing a file was bound by
+-- its own indexes. Now a chunk is stored with `graphed = false` and no `tsv`: the per-model HNSW
+-- index covers graphed chunks only (its predicate below), and the chunk is searchable at once
+-- through an exact scan of the model's pending chunks (ChunkSearch merges both rankings with
+-- those of the indexes). The graph builder (ChunkGraph) sets `graphed` and `tsv` on pending
+-- chunks in the background: one update puts the chunk into the HNSW graph and the text index.
+-- Rows stored before this migration are in both already.
 ALTER TABLE chunks ADD COLUMN graphed boolean NOT NULL DEFAULT true;
 ALTER TABLE chunks ALTER COLUMN graphed SET DEFAULT false;
+-- Written by the graph builder now (stored values stay).
+ALTER TABLE chunks ALTER COLUMN tsv DROP EXPRESSION;
+
+-- A chunk row (text, tsvector, a 256-dimension vector: ≈ 3 KB) passes TOAST's 2 KB threshold, so
+-- every insert and graph update tried to pglz-compress its vector and tsvector, which hardly
+-- compress. Rows up to a page stay inline and uncompressed now (a bigger row is still toasted).
+ALTER TABLE chunks SET (toast_tuple_target = 8160);
 
 -- The pending chunks of a model (and workspace): what the exact scan and the builder read.
 CREATE INDEX chunks_pending ON chunks (model_id, workspace_id) WHERE NOT graphed;

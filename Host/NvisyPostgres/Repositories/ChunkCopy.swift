@@ -41,17 +41,28 @@ struct ChunkCopy {
             var buffer = allocator.buffer(capacity: pieceBytes + 64 * 1024)
             for c in chunks {
                 guard let file = files[c.fileID], let tags = tagsText[c.fileID] else { continue }
-                var line = UUID.v7().uuidString
-                line.reserveCapacity(c.text.utf8.count + c.vector.count * 12 + 256)
+                // Bytes straight into the buffer: no String per field, per row or per float.
+                buffer.writeString(UUID.v7().uuidString)
                 for field in [ws, c.fileID.uuidString, String(file.version), c.indexRun.uuidString, String(c.position),
-                              c.page.map(String.init) ?? "\\N", c.section.flatMap { $0.isEmpty ? nil : escape($0) } ?? "\\N",
-                              String(c.start), String(c.end), escape(c.text), String(c.tokenCount), tags, model,
-                              ChunkRepository.vectorText(c.vector)] {
-                    line.append("\t")
-                    line.append(field)
+                              c.page.map(String.init) ?? "\\N"] {
+                    buffer.writeInteger(UInt8(ascii: "\t"))
+                    buffer.writeString(field)
                 }
-                line.append("\n")
-                buffer.writeString(line)
+                buffer.writeInteger(UInt8(ascii: "\t"))
+                if let section = c.section, !section.isEmpty { writeEscaped(section, to: &buffer) } else { buffer.writeStaticString("\\N") }
+                for field in [String(c.start), String(c.end)] {
+                    buffer.writeInteger(UInt8(ascii: "\t"))
+                    buffer.writeString(field)
+                }
+                buffer.writeInteger(UInt8(ascii: "\t"))
+                writeEscaped(c.text, to: &buffer)
+                for field in [String(c.tokenCount), tags, model] {
+                    buffer.writeInteger(UInt8(ascii: "\t"))
+                    buffer.writeString(field)
+                }
+                buffer.writeInteger(UInt8(ascii: "\t"))
+                writeVector(c.vector, to: &buffer)
+                buffer.writeInteger(UInt8(ascii: "\n"))
                 if buffer.readableBytes >= pieceBytes {
                     try await writer.write(buffer)
                     buffer = allocator.buffer(capacity: pieceBytes + 64 * 1024)
@@ -59,6 +70,49 @@ struct ChunkCopy {
             }
             if buffer.readableBytes > 0 { try await writer.write(buffer) }
         }
+    }
+
+    /// `s` escaped for COPY's text format (see ``escape(_:)``), written as UTF-8: runs without
+    /// a character to escape are copied whole.
+    static func writeEscaped(_ s: String, to buffer: inout ByteBuffer) {
+        var s = s
+        s.withUTF8 { bytes in
+            var run = 0
+            for i in 0..<bytes.count {
+                let escaped: UInt8
+                switch bytes[i] {
+                case 0x5C: escaped = 0x5C  // \\
+                case 0x09: escaped = UInt8(ascii: "t")
+                case 0x0A: escaped = UInt8(ascii: "n")
+                case 0x0D: escaped = UInt8(ascii: "r")
+                default: continue
+                }
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[run..<i]))
+                buffer.writeInteger(UInt8(0x5C))
+                buffer.writeInteger(escaped)
+                run = i + 1
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[run..<bytes.count]))
+        }
+    }
+
+    /// pgvector's text form of `vector` (as ``ChunkRepository/vectorText(_:)``), written in place.
+    static func writeVector(_ vector: [Float], to buffer: inout ByteBuffer) {
+        var out = ByteBufferTextStream(buffer: buffer)
+        buffer = ByteBuffer()  // the stream holds the only reference: appends do not copy
+        out.buffer.writeInteger(UInt8(ascii: "["))
+        for (i, x) in vector.enumerated() {
+            if i > 0 { out.buffer.writeInteger(UInt8(ascii: ",")) }
+            if x.isFinite { x.write(to: &out) } else { out.buffer.writeInteger(UInt8(ascii: "0")) }
+        }
+        out.buffer.writeInteger(UInt8(ascii: "]"))
+        buffer = out.buffer
+    }
+
+    /// Lets `Float.write(to:)` print its shortest round-trip digits into a ByteBuffer.
+    struct ByteBufferTextStream: TextOutputStream {
+        var buffer: ByteBuffer
+        mutating func write(_ string: String) { buffer.writeString(string) }
     }
 
     /// `s` as a field of COPY's text format: backslash, tab, newline and carriage return escaped.

@@ -3,14 +3,14 @@ import Logging
 import NvisyCore
 import PostgresNIO
 
-/// Puts stored chunks into their model's HNSW graph, after the write that stored them
-/// (migration 0015).
+/// Puts stored chunks into their model's HNSW graph and the text index, after the write that
+/// stored them (migration 0015).
 ///
-/// A chunk is stored pending (`graphed = false`): searchable at once through an exact scan of
-/// the pending chunks (``ChunkSearch``), outside the graph, so a write costs the row and its
-/// text index but not the graph insert, which costs more per chunk than embedding the text with
-/// the local model. ``graph(limit:)`` marks a batch of pending chunks graphed; the update inserts
-/// them into the HNSW index. Several hosts may graph at once: batches are claimed with
+/// A chunk is stored pending (`graphed = false`, no `tsv`): searchable at once through exact
+/// scans of the pending chunks (``ChunkSearch``), so a write costs the row but not the graph
+/// insert, the tsvector and its GIN entries, which together cost more per chunk than embedding
+/// the text with the local model. ``graph(limit:)`` marks a batch of pending chunks graphed and
+/// fills their `tsv`; that one update inserts them into the HNSW and GIN indexes. Several hosts may graph at once: batches are claimed with
 /// `FOR UPDATE SKIP LOCKED`, and a chunk that a re-index deletes meanwhile is simply gone.
 public struct ChunkGraph: Sendable {
     let client: PostgresClient
@@ -39,7 +39,7 @@ public struct ChunkGraph: Sendable {
         do {
             let rows = try await client.query("""
                 WITH picked AS (SELECT id FROM chunks WHERE NOT graphed LIMIT \(Int32(max(1, limit))) FOR UPDATE SKIP LOCKED),
-                     done AS (UPDATE chunks c SET graphed = true FROM picked WHERE c.id = picked.id RETURNING 1)
+                     done AS (UPDATE chunks c SET graphed = true, tsv = to_tsvector('simple', c.text) FROM picked WHERE c.id = picked.id RETURNING 1)
                 SELECT count(*)::int FROM done
                 """, logger: logger)
             for try await n in rows.decode(Int32.self) { return Int(n) }

@@ -156,7 +156,8 @@ public struct ChunkRepository: Sendable {
             JOIN files f ON f.id = u.file_id AND f.workspace_id = \(workspace)
             ON CONFLICT (file_id, model_id, index_run, position) DO UPDATE SET
                 text = EXCLUDED.text, embedding = EXCLUDED.embedding, page = EXCLUDED.page, section = EXCLUDED.section,
-                start_offset = EXCLUDED.start_offset, end_offset = EXCLUDED.end_offset, token_count = EXCLUDED.token_count
+                start_offset = EXCLUDED.start_offset, end_offset = EXCLUDED.end_offset, token_count = EXCLUDED.token_count,
+                graphed = false, tsv = NULL  -- new text and vector: back to pending for the graph builder
             """, logger: logger).collect()
     }
 

@@ -270,19 +270,25 @@ public struct ChunkSearch: Sendable {
     func textRanking(_ scope: Scope, query: String, limit: Int, on connection: PostgresConnection) async throws -> [(UUID, Double)] {
         guard let any = Self.orQuery(query) else { return [] }
         let all = any.replacingOccurrences(of: " | ", with: " & ")
+        // Graphed chunks through the GIN index on `tsv`; pending ones (no `tsv` yet, migration
+        // 0015) by their text's tsvector made here, with the same configuration, so the ranks of
+        // both compare.
         func ranked(_ tsquery: String, cap: Int?) async throws -> [(UUID, Double)] {
             let candidates = cap.map { "LIMIT \($0)" } ?? ""
-            let sql = """
-                SELECT id, ts_rank_cd(tsv, to_tsquery('simple', $4))::float8 AS rank FROM (
-                    SELECT c.id, c.tsv FROM chunks c \(filters(scope)) AND c.tsv @@ to_tsquery('simple', $4) \(candidates)) AS matches
-                ORDER BY rank DESC, id LIMIT \(limit)
-                """
             let b = try bindings(scope) { $0.append(tsquery) }
             var out: [(UUID, Double)] = []
-            for try await (id, rank) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: logger).decode((UUID, Double).self) {
-                out.append((id, rank))
+            for vectors in ["c.tsv FROM chunks c \(filters(scope)) AND c.graphed AND c.tsv",
+                            "to_tsvector('simple', c.text) AS tsv FROM chunks c \(filters(scope)) AND NOT c.graphed AND to_tsvector('simple', c.text)"] {
+                let sql = """
+                    SELECT id, ts_rank_cd(tsv, to_tsquery('simple', $4))::float8 AS rank FROM (
+                        SELECT c.id, \(vectors) @@ to_tsquery('simple', $4) \(candidates)) AS matches
+                    ORDER BY rank DESC, id LIMIT \(limit)
+                    """
+                for try await (id, rank) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: b), logger: logger).decode((UUID, Double).self) {
+                    out.append((id, rank))
+                }
             }
-            return out
+            return Array(out.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.uuidString < $1.0.uuidString }.prefix(limit))
         }
         var out = all == any ? [] : try await ranked(all, cap: nil)
         if out.count < limit {

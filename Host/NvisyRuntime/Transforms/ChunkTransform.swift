@@ -53,18 +53,25 @@ public struct ChunkTransform: BuiltinTransform {
     func chunk(_ item: ProviderItem) throws(NvisyError) -> [ProviderItem] {
         var meta = try item.jsonMetadata()
         guard case .object = meta else { throw NvisyError.invalidInput("chunk: item \(item.resumeTokenString) metadata is not an object") }
-        let text = Array(String(decoding: item.payload, as: UTF8.self).unicodeScalars)
+        // The text's UTF-8 (repaired, as String decodes it) and where each scalar starts in it:
+        // a chunk is then one slice of bytes, not a string built scalar by scalar.
+        let utf8 = Array(String(decoding: item.payload, as: UTF8.self).utf8)
+        var starts: [Int] = []
+        starts.reserveCapacity(utf8.count + 1)
+        for (i, b) in utf8.enumerated() where b & 0xC0 != 0x80 { starts.append(i) }
+        let scalarCount = starts.count
+        starts.append(utf8.count)
         var ranges: [Range<Int>] = []
         let key = mode == .section ? "sections" : "pages"
         if mode != .characters, let list = meta[key]?.arrayValue {
             for r in list {
                 guard let s = r["start"]?.doubleValue else { continue }
-                let start = max(0, min(text.count, Int(s)))
-                let end = r["end"]?.doubleValue.map { max(start, min(text.count, Int($0))) } ?? text.count
+                let start = max(0, min(scalarCount, Int(s)))
+                let end = r["end"]?.doubleValue.map { max(start, min(scalarCount, Int($0))) } ?? scalarCount
                 if end > start { ranges.append(start..<end) }
             }
         }
-        if ranges.isEmpty, !text.isEmpty { ranges = [0..<text.count] }
+        if ranges.isEmpty, scalarCount > 0 { ranges = [0..<scalarCount] }
         let pages = Self.ranges(meta["pages"], label: "number")
         let sections = Self.ranges(meta["sections"], label: "title")
         _ = JSONPointer("/sections")!.remove(from: &meta)
@@ -88,9 +95,7 @@ public struct ChunkTransform: BuiltinTransform {
             let path = sections.filter { $0.range.contains(cut.start) }.compactMap(\.label.stringValue).filter { !$0.isEmpty }
             if !path.isEmpty { info["section"] = .string(path.joined(separator: " > ")) }
             _ = JSONPointer("/chunk")!.set(.object(info), in: &m)
-            var scalars = String.UnicodeScalarView()
-            scalars.append(contentsOf: text[cut.start..<cut.end])
-            out.append(ProviderItem(metadata: m, payload: Data(String(scalars).utf8),
+            out.append(ProviderItem(metadata: m, payload: Data(utf8[starts[cut.start]..<starts[cut.end]]),
                                     resumeToken: Data("\(item.resumeTokenString)#c\(index)".utf8)))
         }
         return out
