@@ -34,7 +34,9 @@ struct NodeRunner: Sendable {
             try await each { flows in
                 if single { for f in flows { try await transform([f][...]) } } else { try await transform(flows[...]) }
             }
-        case .builtin(_, let t): try await each { try await builtin(t, $0) }
+        case .builtin(_, let t):
+            if let size = t.preferredBatchSize, size > 1 { try await runGatheringBuiltin(t, size: size) }
+            else { try await each { try await builtin(t, $0) } }
         case .switch(let cases): try await each { try await route(cases, $0) }
         }
     }
@@ -203,7 +205,7 @@ struct NodeRunner: Sendable {
         return t
     }
 
-    private func builtin(_ t: any BuiltinTransform, _ flows: [Flow]) async throws {
+    func builtin(_ t: any BuiltinTransform, _ flows: [Flow]) async throws {
         var results = await t.apply(flows.map(\.item))
         var attempt = 1
         while attempt < options.retry.maxAttempts {

@@ -11,10 +11,14 @@ public protocol BuiltinTransform: Sendable {
     func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>]
     /// Releases what the transform holds (a model provider's instance) when the run ends.
     func close() async
+    /// Items per call the transform works best with (a model's batch), or nil: the executor
+    /// then gathers smaller input batches up to it (see `NodeRunner.runGatheringBuiltin`).
+    var preferredBatchSize: Int? { get }
 }
 
 extension BuiltinTransform {
     public func close() async {}
+    public var preferredBatchSize: Int? { nil }
 }
 
 /// How a built-in is checked and made: its name, the data types it takes and makes, and a

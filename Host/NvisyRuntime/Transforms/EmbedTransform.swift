@@ -35,6 +35,9 @@ struct EmbedTransform: BuiltinTransform {
                                        text: text, batchSize: batchSize))
     }
 
+    /// The model's batch: one document's chunks (a few dozen) would otherwise make a call each.
+    var preferredBatchSize: Int? { batchSize }
+
     func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
         var results = [Result<[ProviderItem], NvisyError>?](repeating: nil, count: items.count)
         var pending: [(index: Int, text: String)] = []

@@ -1,0 +1,52 @@
+import Foundation
+import NvisyCore
+import NvisyPlugins
+import PostgresNIO
+import Synchronization
+import Testing
+@testable import NvisyRuntime
+
+/// A built-in that prefers bigger batches than its input brings (`embed`: a model's batch) gets
+/// them from the executor; real source and sink (postgres/table) on real PostgreSQL.
+@Suite("Builtin gathering", .serialized)
+struct BuiltinGatheringTests {
+    /// `batch`: passes items on unchanged and records the size of every batch it is given.
+    final class Recording: BuiltinTransform {
+        private let recorded = Mutex<[Int]>([])
+        let preferredBatchSize: Int?
+        init(preferred: Int?) { preferredBatchSize = preferred }
+        var sizes: [Int] { recorded.withLock { $0 } }
+        func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
+            recorded.withLock { $0.append(items.count) }
+            return items.map { .success([$0]) }
+        }
+    }
+
+    static func run(rows: Int, pageSize: Int, preferred: Int?) async throws -> (sizes: [Int], written: Int) {
+        try await withRuntimeDatabase { url, client, executor in
+            try await ExecutorTests.sourceTable(client, rows)
+            try await createPeopleTable(client, "dst")
+            let recording = Recording(preferred: preferred)
+            let spec = BuiltinTransformSpec(name: "record", accepts: nil, produces: nil) { _, _ in .success(recording) }
+            let definition = PipelineDefinition(nodes: [.source("in", connection: "src"), .transform("rec", "record"), .sink("out", connection: "dst")],
+                                                edges: [.init(from: "in", to: "rec"), .init(from: "rec", to: "out")])
+            let plan = try await PipelineCompiler(host: try await RuntimeTestSupport.host(), connections: StaticConnectionResolver([
+                "src": tableConnection(url, "src", pageSize: pageSize), "dst": tableConnection(url, "dst")]),
+                builtins: BuiltinTransformCatalog([spec])).compile(definition)
+            let result = await executor.run(plan, runId: UUID(), options: RunOptions(batchSize: pageSize))
+            #expect(result.status == .completed, "\(String(describing: result.error))")
+            return (recording.sizes, try await client.int("SELECT count(*)::int FROM dst"))
+        }
+    }
+
+    @Test("input in batches of 7, preferred 32: the transform gets batches of exactly 32 and then the rest; every row arrives once")
+    func gathers() async throws {
+        let (sizes, written) = try await Self.run(rows: 200, pageSize: 7, preferred: 32)
+        #expect(written == 200)
+        #expect(sizes.reduce(0, +) == 200)
+        #expect(sizes.dropLast().allSatisfy { $0 == 32 } && sizes.count == 7, "\(sizes)")
+        // Without a preference, each input batch is applied as it comes.
+        let (plain, plainWritten) = try await Self.run(rows: 50, pageSize: 7, preferred: nil)
+        #expect(plainWritten == 50 && plain.max() == 7, "\(plain)")
+    }
+}
