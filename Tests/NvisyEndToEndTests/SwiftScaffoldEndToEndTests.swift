@@ -9,6 +9,12 @@ import Testing
 struct SwiftScaffoldEndToEndTests {
     @Test func aScaffoldedSwiftProviderBuildsPassesItsTestAndLoads() async throws {
         let scaffolds = TestPostgres.temporaryDirectory("swift-scaffold")
+        let pluginsDir = TestPostgres.temporaryDirectory("swift-scaffold-plugins")
+        // The scaffold's own .build is ≈ 550 MB: never leave it behind.
+        defer {
+            try? FileManager.default.removeItem(at: scaffolds)
+            try? FileManager.default.removeItem(at: pluginsDir)
+        }
         let made = try await NvisyBinary.run(["plugins", "new", "swift", "shout", "--kind", "transform", "--dir", scaffolds.path,
                                               "--repository", FileManager.default.currentDirectoryPath])
         #expect(made.status == 0, "\(made.output)")
@@ -27,7 +33,6 @@ struct SwiftScaffoldEndToEndTests {
         #expect(test.output.contains("passed"), "\(test.output.suffix(2000))")
 
         // Its manifest names the built library: a host reading a plugins.d with it loads the provider.
-        let pluginsDir = TestPostgres.temporaryDirectory("swift-scaffold-plugins")
         try FileManager.default.copyItem(at: folder.appendingPathComponent("shout.toml"), to: pluginsDir.appendingPathComponent("shout.toml"))
         let listed = try await NvisyBinary.run(["plugins", "list", "--json", "--plugins-dir", pluginsDir.path])
         #expect(listed.status == 0, "\(listed.output)")

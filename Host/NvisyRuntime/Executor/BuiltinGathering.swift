@@ -26,18 +26,13 @@ extension NodeRunner {
         }
         while true {
             let next: [Flow]?
-            if held.isEmpty {
-                var iterator = inbox.channel.makeAsyncIterator()
-                next = await iterator.next()
-            } else {
-                switch await Self.receive(from: inbox.channel, within: Self.gatherWindow) {
-                case .batch(let b): next = b
-                case .timedOut:
-                    try Task.checkCancellation()
-                    try await apply(held.count)
-                    continue
-                case .finished: next = nil
-                }
+            switch await Self.next(from: inbox.channel, holding: !held.isEmpty, within: Self.gatherWindow) {
+            case .batch(let b): next = b
+            case .timedOut:
+                try Task.checkCancellation()
+                try await apply(held.count)
+                continue
+            case .finished: next = nil
             }
             try Task.checkCancellation()
             guard let batch = next else { break }

@@ -31,19 +31,14 @@ extension NodeRunner {
             }
             while true {
                 let next: [Flow]?
-                if held.isEmpty {
-                    var iterator = inbox.channel.makeAsyncIterator()
-                    next = await iterator.next()
-                } else {
-                    let left = options.sinkFlushInterval - (ContinuousClock.now - since)
-                    switch left > .zero ? await Self.receive(from: inbox.channel, within: left) : .timedOut {
-                    case .batch(let b): next = b
-                    case .timedOut:
-                        try Task.checkCancellation()
-                        try await flush()
-                        continue
-                    case .finished: next = nil
-                    }
+                switch await Self.next(from: inbox.channel, holding: !held.isEmpty,
+                                       within: options.sinkFlushInterval - (ContinuousClock.now - since)) {
+                case .batch(let b): next = b
+                case .timedOut:
+                    try Task.checkCancellation()
+                    try await flush()
+                    continue
+                case .finished: next = nil
                 }
                 try Task.checkCancellation()
                 guard let batch = next else { break }
@@ -62,6 +57,16 @@ extension NodeRunner {
         case batch([Flow])
         case timedOut
         case finished
+    }
+
+    /// The channel's next batch. A node that holds nothing waits as long as it takes; one that
+    /// holds items waits at most `window` (none left: `.timedOut` at once), then acts on them.
+    static func next(from channel: AsyncChannel<[Flow]>, holding: Bool, within window: Duration) async -> Received {
+        if !holding {
+            var iterator = channel.makeAsyncIterator()
+            return await iterator.next().map { .batch($0) } ?? .finished
+        }
+        return window > .zero ? await receive(from: channel, within: window) : .timedOut
     }
 
     /// The channel's next batch, or `.timedOut` when none came within `timeout`.
