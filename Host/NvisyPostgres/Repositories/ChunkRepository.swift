@@ -171,55 +171,53 @@ public struct ChunkRepository: Sendable {
         _ = try await connection.query("""
             SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT hashtext(f) AS k FROM unnest(\(keys)) AS f ORDER BY 1) AS l
             """, logger: logger).collect()
-        var visible: [UUID] = []
         var seen = Set<String>()
-        for c in chunks where seen.insert("\(c.fileID)|\(c.indexRun)").inserted {
-            if try await Self.publishIfComplete(file: c.fileID, run: c.indexRun, total: c.total, workspace: workspace,
-                                                modelID: modelID, on: connection, logger: logger) {
-                visible.append(c.fileID)
-            }
-        }
-        return visible
+        let candidates = chunks.filter { seen.insert("\($0.fileID)|\($0.indexRun)").inserted }
+        return try await Self.publishComplete(candidates.map { ($0.fileID, $0.indexRun, $0.total) }, modelID: modelID,
+                                              on: connection, logger: logger)
     }
 
-    /// Makes generation `run` of `file` visible when all `total` chunks are stored and no newer
-    /// request for the file replaced the run. Runs inside the caller's transaction.
-    static func publishIfComplete(file: UUID, run: UUID, total: Int, workspace: UUID, modelID: Int,
-                                  on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+    /// Makes visible each generation `(file, run)` whose `total` chunks are all stored and whose
+    /// run no newer request for the file replaced; answers those files. Runs inside the caller's
+    /// transaction, which holds the files' publishing locks. Set-based: four statements however
+    /// many files a write completes (one round trip per file and step cost more than the rows).
+    static func publishComplete(_ candidates: [(file: UUID, run: UUID, total: Int)], modelID: Int,
+                                on connection: PostgresConnection, logger: Logger) async throws -> [UUID] {
+        guard !candidates.isEmpty else { return [] }
         let m = Int32(modelID)
-        // Serialise publishers of one file (two runs, two hosts).
-        _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(file.uuidString)))", logger: logger).collect()
-        let rows = try await connection.query("""
-            SELECT count(*)::int FROM chunks WHERE file_id = \(file) AND model_id = \(m) AND index_run = \(run) AND position < \(Int32(total))
-            """, logger: logger)
-        var stored: Int32 = 0
-        for try await n in rows.decode(Int32.self) { stored = n }
-        guard Int(stored) >= total else { return false }
-        var stale = false
-        for try await _ in try await connection.query("""
-            SELECT 1 FROM file_index_requests WHERE file_id = \(file) AND run_id <> \(run)
-            """, logger: logger).decode(Int32.self) { stale = true }
-        if stale { return false }
+        var ready: [(file: UUID, run: UUID, total: Int32)] = []
+        for try await (file, run, total) in try await connection.query("""
+            SELECT c.file, c.run, c.total
+            FROM unnest(\(candidates.map(\.file)), \(candidates.map(\.run)), \(candidates.map { Int32($0.total) })) AS c(file, run, total)
+            WHERE (SELECT count(*) FROM chunks k
+                   WHERE k.file_id = c.file AND k.model_id = \(m) AND k.index_run = c.run AND k.position < c.total) >= c.total
+              AND NOT EXISTS (SELECT 1 FROM file_index_requests r WHERE r.file_id = c.file AND r.run_id <> c.run)
+            """, logger: logger).decode((UUID, UUID, Int32).self) {
+            ready.append((file, run, total))
+        }
+        guard !ready.isEmpty else { return [] }
+        let files = ready.map(\.file), runs = ready.map(\.run), totals = ready.map(\.total)
         _ = try await connection.query("""
             INSERT INTO file_index_status (file_id, model_id, workspace_id, file_version, status, reason, chunk_count, index_run, updated_at)
-            SELECT id, \(m), workspace_id, version, 'indexed', NULL, \(Int32(total)), \(run), now() FROM files WHERE id = \(file)
+            SELECT f.id, \(m), f.workspace_id, f.version, 'indexed', NULL, r.total, r.run, now()
+            FROM unnest(\(files), \(runs), \(totals)) AS r(file, run, total) JOIN files f ON f.id = r.file
             ON CONFLICT (file_id, model_id) DO UPDATE SET file_version = EXCLUDED.file_version, status = 'indexed', reason = NULL,
                 chunk_count = EXCLUDED.chunk_count, index_run = EXCLUDED.index_run, updated_at = now()
             """, logger: logger).collect()
-        // Other generations of this file, and leftovers past the end of this one.
+        // Other generations of these files, and leftovers past the end of the new ones.
         _ = try await connection.query("""
-            DELETE FROM chunks WHERE file_id = \(file) AND model_id = \(m)
-              AND (index_run IS DISTINCT FROM \(run) OR position >= \(Int32(total)))
+            DELETE FROM chunks k USING unnest(\(files), \(runs), \(totals)) AS r(file, run, total)
+            WHERE k.file_id = r.file AND k.model_id = \(m) AND (k.index_run IS DISTINCT FROM r.run OR k.position >= r.total)
             """, logger: logger).collect()
-        // Older versions of the same file name: the new version replaces them in the knowledge base.
+        // Older versions of the same file names: the new versions replace them in the knowledge base.
         _ = try await connection.query("""
             WITH older AS (
-                SELECT o.id FROM files o JOIN files n ON n.id = \(file)
+                SELECT o.id FROM files o JOIN files n ON n.id = ANY(\(files))
                 WHERE o.workspace_id = n.workspace_id AND o.name = n.name AND o.version < n.version),
             gone AS (DELETE FROM chunks WHERE model_id = \(m) AND file_id IN (SELECT id FROM older))
             DELETE FROM file_index_status WHERE model_id = \(m) AND file_id IN (SELECT id FROM older)
             """, logger: logger).collect()
-        return true
+        return files
     }
 
     /// The visible generation of `file` for each model that indexed it.
