@@ -64,7 +64,7 @@ class _HostSelector(selectors.EpollSelector):
         self._wake_fd = wake_fd
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        jobs = self._park(-1.0 if timeout is None else max(timeout, 0.0))
+        jobs = self._park(-1.0 if timeout is None else max(float(timeout), 0.0))
         ready = super().select(0)
         if jobs:
             ready.append((self.get_key(self._wake_fd), selectors.EVENT_READ))
