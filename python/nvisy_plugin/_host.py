@@ -41,8 +41,19 @@ def setup(wake_fd: int, drain: Any, done: Any, token: Any, park: Any) -> int:
     # The eventfd is registered so that a parked thread wakes on it; the host reads it back
     # itself (``park``), so the selector only ever reports it as made up by ``select``.
     _loop.add_reader(wake_fd, drain)
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
     _freeze_heap()
     return selector.fileno()
+
+
+#: Allocations (minus deallocations) between two collections of the youngest generation; the
+#: interpreter's default is 700. The host keeps a few batches alive at a time (the one being
+#: written, up to two pulled ahead), so a flow of small records makes every young collection
+#: walk a thousand or more live records only to promote them. At 2000, measured on the
+#: source → sink loop of scripts/bench-python.sh run in Python (tasks and packing as the host
+#: does them): ≈ 14 % less time per batch (215 → 185 µs); the bare loop gains ≈ 8 %. Cycles
+#: are still collected, a little later; reference counting frees everything else at once.
+YOUNG_GC_THRESHOLD = 2000
 
 
 class _HostSelector(selectors.EpollSelector):

@@ -199,7 +199,9 @@ final class PythonInterpreter: @unchecked Sendable {
     /// - `timeout`: enforced twice: the loop cancels the task at the deadline (the provider sees
     ///   `CancelledError`), and a Swift watchdog answers the caller `grace` later even if the
     ///   Python thread is blocked by synchronous code.
+    /// - `queued`: runs once the call is queued (so that work it triggers comes after it).
     func call<T: Sendable>(_ function: String, context: String, timeout: Duration?, onToken: (@Sendable (String) -> Void)? = nil,
+                           queued: (@Sendable () -> Void)? = nil,
                            args: @escaping @Sendable (Int) throws -> [PyPtr?],
                            convert: @escaping @Sendable (PyPtr) throws -> T) async throws -> T {
         try Task.checkCancellation()
@@ -209,6 +211,7 @@ final class PythonInterpreter: @unchecked Sendable {
                 start(id, function, context: context, timeout: timeout, onToken: onToken, args: args, convert: convert) {
                     cont.resume(with: $0)
                 }
+                queued?()
             }
         } onCancel: {
             cancel(id)
