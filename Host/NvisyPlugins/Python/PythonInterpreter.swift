@@ -9,9 +9,15 @@ import NvisyCore
 /// That thread initialises Python (so it is Python's main thread), imports the SDK's bridge
 /// (`nvisy_plugin._host`) and runs an asyncio loop forever. Swift hands it work as jobs:
 /// ``submit(_:)`` queues a closure and tells the loop (``PythonLoopWaker``: no system call
-/// unless the thread is parked), and the loop runs the closure with the GIL held. Provider calls are asyncio tasks (``call(_:_:timeout:start:convert:)``),
-/// so many instances interleave on the loop while Swift callers await without blocking the
-/// cooperative pool; a task's end is reported back through a C function that resumes the caller.
+/// unless the thread is parked), and the loop runs the closure with the GIL held. Provider
+/// calls are asyncio tasks (``call(_:context:timeout:onToken:queued:args:convert:)``), so many
+/// instances interleave on the loop while Swift callers await without blocking the cooperative
+/// pool; a task's end is reported back through a C function that resumes the caller.
+///
+/// `@unchecked Sendable`: `jobs`, `releases`, `pending`, `nextCallID`, `deadlines` and
+/// `watchdogRunning` are touched only under `lock`; `waker`, `epollFD` and `startError` are
+/// written before `start` returns (the first under `startLock`, the others on the Python thread
+/// before it signals `ready`) and only read afterwards; `hostModule` is the Python thread's.
 final class PythonInterpreter: @unchecked Sendable {
     /// The interpreter of this process, once started.
     nonisolated(unsafe) static var current: PythonInterpreter?
@@ -29,7 +35,8 @@ final class PythonInterpreter: @unchecked Sendable {
     private var nextCallID = 1
     /// Set by `start` before the Python thread runs, then only read.
     private var waker: PythonLoopWaker?
-    /// The loop selector's epoll fd (`_host.setup`'s answer); set before the loop runs.
+    /// The loop selector's epoll fd (`_host.setup`'s answer); set before the loop runs, read
+    /// only by the Python thread.
     private var epollFD: Int32 = -1
     private var startError: NvisyError?
     /// `nvisy_plugin._host`; touched only on the Python thread.
