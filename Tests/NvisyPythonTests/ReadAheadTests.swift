@@ -29,10 +29,19 @@ struct ReadAheadTests {
         let path = try PyTest.tempDirectory("depth").appendingPathComponent("yielded")
         let source = try await host.makeSource("wake/counted", config: ["count": 30, "path": .string(path.path)])
         let sink = try await host.makeSink("wake/echo", config: [:])
-        /// How many records the source has yielded once the pulls started so far are done.
+        /// How many records the source has yielded once the pulls started so far are done: the
+        /// count once it has not changed for 300 ms (at most 5 s).
         func yielded() async throws -> Int {
-            try await Task.sleep(for: .milliseconds(300))
-            return Int(try String(contentsOf: path, encoding: .utf8)) ?? -1
+            func read() -> Int { (try? String(contentsOf: path, encoding: .utf8)).flatMap { Int($0) } ?? -1 }
+            var last = read(), stable = 0
+            let deadline = ContinuousClock.now + .seconds(5)
+            while stable < 3, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                let now = read()
+                stable = now == last ? stable + 1 : 0
+                last = now
+            }
+            return last
         }
         let cursor = try await source.openCursor(after: nil)
         let first = try #require(try await cursor.next(maxItems: 3))
