@@ -29,31 +29,25 @@ struct ReadAheadTests {
         let path = try PyTest.tempDirectory("depth").appendingPathComponent("yielded")
         let source = try await host.makeSource("wake/counted", config: ["count": 30, "path": .string(path.path)])
         let sink = try await host.makeSink("wake/echo", config: [:])
-        /// How many records the source has yielded once the pulls started so far are done: the
-        /// count once it has not changed for 300 ms (at most 5 s).
-        func yielded() async throws -> Int {
+        /// How many records the source has yielded, once it has reached `expected` (or 20 s
+        /// passed: other suites share the Python thread) and then 300 ms more (for one too many).
+        func yielded(_ expected: Int) async throws -> Int {
             func read() -> Int { (try? String(contentsOf: path, encoding: .utf8)).flatMap { Int($0) } ?? -1 }
-            var last = read(), stable = 0
-            let deadline = ContinuousClock.now + .seconds(5)
-            while stable < 3, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-                let now = read()
-                stable = now == last ? stable + 1 : 0
-                last = now
-            }
-            return last
+            let deadline = ContinuousClock.now + .seconds(20)
+            while read() < expected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            try await Task.sleep(for: .milliseconds(300))
+            return read()
         }
         let cursor = try await source.openCursor(after: nil)
         let first = try #require(try await cursor.next(maxItems: 3))
-        #expect(try await yielded() == 6)  // batch 0 and one ahead
+        #expect(try await yielded(6) == 6)  // batch 0 and one ahead, no more
         try await sink.write(first)
-        #expect(try await yielded() == 9)  // written to a Python sink: a second one ahead
-        #expect(try await yielded() == 9)  // and no more
+        #expect(try await yielded(9) == 9)  // written to a Python sink: a second one ahead, no more
         let second = try #require(try await cursor.next(maxItems: 3))
         #expect(second.map(\.resumeTokenString) == ["3", "4", "5"])
-        #expect(try await yielded() == 9)  // batch 2 is still ahead: nothing new until a write
+        #expect(try await yielded(9) == 9)  // batch 2 is still ahead: nothing new until a write
         try await sink.write(second)
-        #expect(try await yielded() == 12)
+        #expect(try await yielded(12) == 12)
         var tokens = (first + second).map(\.resumeTokenString)
         while let batch = try await cursor.next(maxItems: 3) {
             tokens += batch.map(\.resumeTokenString)
