@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #define PY_SSIZE_T_CLEAN
 // Without -I (the CPython target has no pkg-config: NvisyPlugins links libpython itself); every
@@ -43,6 +45,18 @@ static inline PyObject *nvisy_py_exc_runtime_error(void) { return PyExc_RuntimeE
 static inline PyObject *nvisy_py_exc_timeout_error(void) { return PyExc_TimeoutError; }
 static inline int nvisy_py_meth_o(void) { return METH_O; }
 static inline int nvisy_py_meth_noargs(void) { return METH_NOARGS; }
+
+/// The Python thread's wait (Host/NvisyPlugins/Python/PythonLoopWaker.swift), without the
+/// packed `struct epoll_event` crossing into Swift: waits up to `timeout_ms` (-1: no limit, 0:
+/// just look) for one fd of `epfd` and answers epoll_wait's result (events are level-triggered,
+/// so the selector's own poll sees them again).
+static inline int nvisy_epoll_wait_one(int epfd, int timeout_ms) {
+    struct epoll_event ev;
+    return epoll_wait(epfd, &ev, 1, timeout_ms);
+}
+
+/// A non-blocking, close-on-exec eventfd (-1 and errno on failure).
+static inline int nvisy_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 /// A PyCFunction with a C function pointer (the Swift side passes a @convention(c) closure).
 /// The method definition is allocated once and lives for the life of the process.

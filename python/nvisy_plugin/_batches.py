@@ -5,6 +5,7 @@ Python, ``_unpack`` into it), items handed on between Python providers (``_typed
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import operator
@@ -77,7 +78,7 @@ class Cursor:
     """Pulls items in batches from what ``read``/``transform`` returned: an async iterator, an
     iterable, or an awaitable of either. A yielded list counts as that many items."""
 
-    __slots__ = ("source", "it", "aio", "buffer", "done")
+    __slots__ = ("source", "it", "aio", "buffer", "done", "lock")
 
     def __init__(self, source: Any) -> None:
         self.source = source
@@ -85,8 +86,20 @@ class Cursor:
         self.aio = False
         self.buffer: list[Any] = []
         self.done = False
+        self.lock: asyncio.Lock | None = None
 
     async def pull(self, n: int) -> Any:
+        """The next batch of at most ``n`` items (objects and ABI form), or None at the end.
+        Pulls run one after the other, in the order they were started: the host may start the
+        next before the last has ended (it reads up to two batches ahead), and an async
+        generator cannot be iterated by two tasks at once."""
+        lock = self.lock
+        if lock is None:
+            lock = self.lock = asyncio.Lock()
+        async with lock:
+            return await self._pull(n)
+
+    async def _pull(self, n: int) -> Any:
         if self.it is None:
             src = self.source
             if inspect.isawaitable(src):

@@ -1,7 +1,8 @@
 """The bridge the nvisy host drives from Swift. Not for provider authors.
 
 The host runs one interpreter with one thread. On that thread an asyncio loop runs forever;
-the host wakes it through a pipe (``drain`` runs the host's queued jobs with the GIL held),
+its selector (``_HostSelector``) asks the host before every poll whether jobs are queued
+(``drain`` runs them with the GIL held); the host writes an eventfd only when the thread sleeps,
 starts each call as a task with ``start`` and hears of its end through ``done`` (a C
 function). Items cross in batches (``_batches``): out of Python, the items and their ABI form;
 into Python, the items themselves when another Python provider made them, else one JSON text
@@ -15,6 +16,7 @@ import gc
 import importlib
 import inspect
 import os
+import selectors
 import sys
 import traceback
 from array import array
@@ -28,22 +30,56 @@ from .items import ITEM_TYPES
 _loop: asyncio.AbstractEventLoop | None = None
 _done: Any = None
 _token: Any = None
-def setup(read_fd: int, drain: Any, done: Any, token: Any) -> None:
+def setup(wake_fd: int, drain: Any, done: Any, token: Any, park: Any) -> int:
+    """Makes the loop (not run yet); answers its selector's epoll fd, which ``park`` waits on."""
     global _loop, _done, _token, _sweeping
     _done, _token = done, token
     _sweeping = False
-    _loop = asyncio.new_event_loop()
+    selector = _HostSelector(park, wake_fd)
+    _loop = asyncio.SelectorEventLoop(selector)
     asyncio.set_event_loop(_loop)
-
-    def wake() -> None:
-        try:
-            os.read(read_fd, 4096)
-        except BlockingIOError:
-            pass
-        drain()
-
-    _loop.add_reader(read_fd, wake)
+    # The eventfd is registered so that a parked thread wakes on it; the host reads it back
+    # itself (``park``), so the selector only ever reports it as made up by ``select``.
+    _loop.add_reader(wake_fd, drain)
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
     _freeze_heap()
+    return selector.fileno()
+
+
+#: Allocations (minus deallocations) between two collections of the youngest generation; the
+#: interpreter's default is 700. The host keeps a few batches alive at a time (the one being
+#: written, up to two pulled ahead), so a flow of small records makes every young collection
+#: walk a thousand or more live records only to promote them. At 2000, measured on the
+#: source → sink loop of scripts/bench-python.sh run in Python (tasks and packing as the host
+#: does them): ≈ 14 % less time per batch (215 → 185 µs); the bare loop gains ≈ 8 %. Cycles
+#: are still collected, a little later; reference counting frees everything else at once.
+YOUNG_GC_THRESHOLD = 2000
+
+
+class _HostSelector(selectors.EpollSelector):
+    """The loop's epoll selector, with the host's queue in the wait.
+
+    ``park(timeout)`` (a C function of the host) answers whether the host has queued jobs;
+    when none are queued and the loop may wait, it first spins for a few tens of microseconds
+    without the GIL, then parks in ``epoll_wait`` on this selector's fd (where the host's
+    eventfd is registered). A source → sink flow queues its next call within microseconds
+    of the last one's end: the spin catches it without a system call on either side, where
+    a pipe write and an epoll wake-up cost ≈ 10 µs of each call. The spin is bounded (50 µs,
+    none while the host's spin policy says the machine has no core to spare), so an idle
+    host still sleeps. Queued jobs are reported as a read event of the eventfd, whose reader
+    is ``drain``."""
+
+    def __init__(self, park: Any, wake_fd: int) -> None:
+        super().__init__()
+        self._park = park
+        self._wake_fd = wake_fd
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        jobs = self._park(-1.0 if timeout is None else max(float(timeout), 0.0))
+        ready = super().select(0)
+        if jobs:
+            ready.append((self.get_key(self._wake_fd), selectors.EVENT_READ))
+        return ready
 
 
 def _freeze_heap() -> None:

@@ -227,3 +227,35 @@ def test_loading_a_provider_in_the_host_freezes_the_heap_it_leaves(monkeypatch: 
         assert not any(o is classes[0] for o in tracked)
     finally:
         gc.unfreeze()
+
+
+def test_host_selector_reports_queued_jobs_and_real_events() -> None:
+    """``_HostSelector`` asks the host's ``park`` before every poll: queued jobs come back as a
+    read event of the wake fd (whose reader drains them), real fd events and timers as usual."""
+    import os
+
+    wake_r, wake_w = os.pipe()  # stands for the host's eventfd (never written: the host reads it back)
+    data_r, data_w = os.pipe()
+    asked: list[float] = []
+    queued = [True]
+
+    def park(timeout: float) -> bool:
+        asked.append(timeout)
+        return queued.pop() if queued else False
+
+    loop = asyncio.SelectorEventLoop(_host._HostSelector(park, wake_r))
+    try:
+        drained: list[int] = []
+        got: list[bytes] = []
+        loop.add_reader(wake_r, lambda: drained.append(1))
+        loop.add_reader(data_r, lambda: got.append(os.read(data_r, 10)))
+        loop.call_later(0.01, os.write, data_w, b"x")
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert drained == [1]  # the one queued job, reported once
+        assert got == [b"x"]  # a real fd event through the same selector
+        assert asked and all(type(t) is float for t in asked)  # never None: the C function takes a float (-1: no limit)
+        assert any(t > 0 for t in asked)  # the loop did wait for its timers
+    finally:
+        loop.close()
+        for fd in (wake_r, wake_w, data_r, data_w):
+            os.close(fd)

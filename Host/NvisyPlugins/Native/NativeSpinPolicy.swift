@@ -3,6 +3,9 @@ import Synchronization
 
 /// Whether handing native calls over by *spinning* pays on this machine right now.
 ///
+/// The embedded Python thread asks it too before it spins for work
+/// (``PythonLoopWaker``), and reports the hand-offs its spins catch.
+///
 /// A spinning hand-off (a call thread polling for the next job, a caller polling for its
 /// result) costs well under a microsecond — when both threads have a core. When the machine
 /// has more runnable threads than cores, a spinner burns the CPU share the other thread

@@ -16,8 +16,8 @@ import NvisyCore
 /// `Record`s (``pythonList(_:)``). The host still has every item's resume token, count and
 /// fields, so checkpoints, routing and errors work as for any item.
 ///
-/// `@unchecked Sendable`: every property but `metaRanges` (guarded by `lock`) is set in `init`
-/// and only read afterwards; `objects` is a ``PyRef``, touched (and released) only on the
+/// `@unchecked Sendable`: every property but `metaRanges` and `handOn` (guarded by `lock`) is
+/// set in `init` and only read afterwards; `objects` is a ``PyRef``, touched (and released) only on the
 /// Python thread.
 final class PythonBatch: @unchecked Sendable {
     /// The `list` of the items as the provider made them.
@@ -28,6 +28,9 @@ final class PythonBatch: @unchecked Sendable {
     private let metas: Data
     private let lock = NSLock()
     private var metaRanges: [Range<Int>]?
+    /// What to do once the batch is handed on to a Python provider (``PythonCursor`` reads
+    /// further ahead then); run at most once.
+    private var handOn: (@Sendable () -> Void)?
     /// Tokens joined by NUL (`tokenRanges` into `tokenBlock`), or one `Data` per item.
     private let tokenBlock: Data
     private let tokenRanges: [Range<Int>]
@@ -91,6 +94,29 @@ final class PythonBatch: @unchecked Sendable {
         }
         count = n
         objects = PyRef(owning: Py.retained(list), in: interpreter)
+    }
+
+    /// Sets what ``handedOn()`` runs (replacing what was set before).
+    func onHandOn(_ body: @escaping @Sendable () -> Void) {
+        lock.withLock { handOn = body }
+    }
+
+    /// A Python provider's call with these items was just queued: runs the hook, once.
+    func handedOn() {
+        lock.withLock { () -> (@Sendable () -> Void)? in
+            defer { handOn = nil }
+            return handOn
+        }?()
+    }
+
+    /// ``handedOn()`` for the batch of the first of `items` that is a Python item.
+    static func handedOn(_ items: [ProviderItem]) {
+        for item in items {
+            if case .python(let b, _) = item.storage {
+                b.handedOn()
+                return
+            }
+        }
     }
 
     /// The batch's items, each a view of this batch by index.

@@ -8,10 +8,16 @@ import NvisyCore
 ///
 /// That thread initialises Python (so it is Python's main thread), imports the SDK's bridge
 /// (`nvisy_plugin._host`) and runs an asyncio loop forever. Swift hands it work as jobs:
-/// ``submit(_:)`` queues a closure and wakes the loop through a pipe, and the loop runs
-/// the closure with the GIL held. Provider calls are asyncio tasks (``call(_:_:timeout:start:convert:)``),
-/// so many instances interleave on the loop while Swift callers await without blocking the
-/// cooperative pool; a task's end is reported back through a C function that resumes the caller.
+/// ``submit(_:)`` queues a closure and tells the loop (``PythonLoopWaker``: no system call
+/// unless the thread is parked), and the loop runs the closure with the GIL held. Provider
+/// calls are asyncio tasks (``call(_:context:timeout:onToken:queued:args:convert:)``), so many
+/// instances interleave on the loop while Swift callers await without blocking the cooperative
+/// pool; a task's end is reported back through a C function that resumes the caller.
+///
+/// `@unchecked Sendable`: `jobs`, `releases`, `pending`, `nextCallID`, `deadlines` and
+/// `watchdogRunning` are touched only under `lock`; `waker`, `epollFD` and `startError` are
+/// written before `start` returns (the first under `startLock`, the others on the Python thread
+/// before it signals `ready`) and only read afterwards; `hostModule` is the Python thread's.
 final class PythonInterpreter: @unchecked Sendable {
     /// The interpreter of this process, once started.
     nonisolated(unsafe) static var current: PythonInterpreter?
@@ -27,8 +33,11 @@ final class PythonInterpreter: @unchecked Sendable {
     private var jobs: [() -> Void] = []
     private var pending: [Int: any PendingPythonCall] = [:]
     private var nextCallID = 1
-    private var wakeRead: Int32 = -1
-    private var wakeWrite: Int32 = -1
+    /// Set by `start` before the Python thread runs, then only read.
+    private var waker: PythonLoopWaker?
+    /// The loop selector's epoll fd (`_host.setup`'s answer); set before the loop runs, read
+    /// only by the Python thread.
+    private var epollFD: Int32 = -1
     private var startError: NvisyError?
     /// `nvisy_plugin._host`; touched only on the Python thread.
     fileprivate(set) var hostModule: PyPtr?
@@ -67,17 +76,12 @@ final class PythonInterpreter: @unchecked Sendable {
                 "no Python venv at \(venv.path) (\(python) is missing); create it with scripts/install-deps.sh or set NVISY_VENV")
             return
         }
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
-            startError = NvisyError.unavailable("cannot create the Python wake pipe: \(String(cString: strerror(errno)))")
+        do {
+            waker = try PythonLoopWaker()
+        } catch {
+            startError = NvisyError.unavailable((error as? PythonLoopWaker.WakerError)?.message ?? "\(error)")
             return
         }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
         let ready = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in run(python: python, ready: ready) }
         thread.name = "nvisy-python"
@@ -114,9 +118,24 @@ final class PythonInterpreter: @unchecked Sendable {
             if let arg { PythonInterpreter.current?.token(arg) }
             return nvisy_py_none()
         }, nvisy_py_meth_o(), nil)!
+        // The selector's wait: spins, then parks, without the GIL (`PythonLoopWaker`).
+        let park = nvisy_py_cfunction("nvisy_park", { _, arg in
+            guard let i = PythonInterpreter.current, let waker = i.waker, let arg else { return nvisy_py_false() }
+            let timeout = PyFloat_AsDouble(arg)
+            if timeout == -1, PyErr_Occurred() != nil { return nil }
+            if timeout == 0 || waker.hasJobs {  // just a look: no need to give the GIL away
+                return waker.hasJobs ? nvisy_py_true() : nvisy_py_false()
+            }
+            let saved = PyEval_SaveThread()
+            let queued = waker.wait(epoll: i.epollFD, timeout: timeout)
+            PyEval_RestoreThread(saved)
+            return queued ? nvisy_py_true() : nvisy_py_false()
+        }, nvisy_py_meth_o(), nil)!
         do {
             let setup = PyObject_GetAttrString(host, "setup")!
-            nvisy_py_decref(try Py.call(setup, [Py.int(Int(wakeRead)), drain, done, token], context: "python setup"))
+            let fd = try Py.call(setup, [Py.int(Int(waker!.fd)), drain, done, token, park], context: "python setup")
+            epollFD = Int32(PyLong_AsLong(fd))
+            nvisy_py_decref(fd)
             nvisy_py_decref(setup)
         } catch {
             startError = error as? NvisyError ?? .internal("\(error)")
@@ -138,14 +157,8 @@ final class PythonInterpreter: @unchecked Sendable {
     /// Queues `job` to run on the Python thread with the GIL held. Jobs must not leave a
     /// Python exception set. Never blocks.
     func submit(_ job: @escaping () -> Void) {
-        let first = lock.withLock {
-            jobs.append(job)
-            return jobs.count == 1
-        }
-        if first {
-            var b: UInt8 = 1
-            _ = Foundation.write(wakeWrite, &b, 1)
-        }
+        lock.withLock { jobs.append(job) }
+        waker?.notify()
     }
 
     /// Drops a reference on the Python thread, without waking it: references pile up until
@@ -164,6 +177,7 @@ final class PythonInterpreter: @unchecked Sendable {
     private var releases: [UnsafeSendablePointer] = []
 
     private func drain() {
+        waker?.taking()
         let (batch, dropped) = lock.withLock {
             defer {
                 jobs.removeAll(keepingCapacity: true)
@@ -192,7 +206,9 @@ final class PythonInterpreter: @unchecked Sendable {
     /// - `timeout`: enforced twice: the loop cancels the task at the deadline (the provider sees
     ///   `CancelledError`), and a Swift watchdog answers the caller `grace` later even if the
     ///   Python thread is blocked by synchronous code.
+    /// - `queued`: runs once the call is queued (so that work it triggers comes after it).
     func call<T: Sendable>(_ function: String, context: String, timeout: Duration?, onToken: (@Sendable (String) -> Void)? = nil,
+                           queued: (@Sendable () -> Void)? = nil,
                            args: @escaping @Sendable (Int) throws -> [PyPtr?],
                            convert: @escaping @Sendable (PyPtr) throws -> T) async throws -> T {
         try Task.checkCancellation()
@@ -202,6 +218,7 @@ final class PythonInterpreter: @unchecked Sendable {
                 start(id, function, context: context, timeout: timeout, onToken: onToken, args: args, convert: convert) {
                     cont.resume(with: $0)
                 }
+                queued?()
             }
         } onCancel: {
             cancel(id)

@@ -50,10 +50,11 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
     }
 
     private func call<T: Sendable>(_ function: String, _ what: String, onToken: (@Sendable (String) -> Void)? = nil,
+                                   queued: (@Sendable () -> Void)? = nil,
                                    args: @escaping @Sendable (Int) throws -> [PyPtr?],
                                    convert: @escaping @Sendable (PyPtr) throws -> T) async throws -> T {
         try await interpreter.call(function, context: "\(descriptor.id): \(what)", timeout: options.timeout, onToken: onToken,
-                                   args: args, convert: convert)
+                                   queued: queued, args: args, convert: convert)
     }
 
     func check() async throws {
@@ -91,12 +92,16 @@ final class PythonProviderInstance: SourceInstance, SinkInstance, TransformInsta
         try ensureOpen(.sink, "write")
         if items.isEmpty { return }
         let o = object
+        // Once the write is queued, a Python cursor that made the items reads further ahead
+        // (behind the write: see `PythonCursor`).
+        let handedOn: @Sendable () -> Void = { PythonBatch.handedOn(items) }
         if let runs = PythonBatch.runs(items, in: interpreter) {  // items of Python providers: hand on the objects
-            try await call("write_items", "write", args: { _ in [Py.retained(o.pointer), PythonBatch.pythonList(runs)] },
-                           convert: { _ in () })
+            try await call("write_items", "write", queued: handedOn,
+                           args: { _ in [Py.retained(o.pointer), PythonBatch.pythonList(runs)] }, convert: { _ in () })
             return
         }
-        try await call("write", "write", args: { _ in [Py.retained(o.pointer)] + PythonItems.toPython(items) }, convert: { _ in () })
+        try await call("write", "write", queued: handedOn, args: { _ in [Py.retained(o.pointer)] + PythonItems.toPython(items) },
+                       convert: { _ in () })
     }
 
     func transform(_ items: [ProviderItem]) async throws -> any BatchCursor {
