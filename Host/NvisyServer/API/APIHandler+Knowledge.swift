@@ -80,6 +80,11 @@ extension APIHandler {
     /// pending while that run is queued or running; failed (with why) when it ended without.
     func indexStatus(_ file: FileRecord, _ kb: KnowledgeBase) async throws -> Components.Schemas.FileIndexStatus {
         let request = try await deps.index.request(fileID: file.id)
+        // The run before the visible generations: a run completes only after its generation is
+        // visible, so in this order a completed run is never seen without its chunks (the other
+        // order answered "yielded no text" for a run that completed between the two reads).
+        var run: RunRecord?
+        if let request { run = try await deps.runs.find(id: request.runID) }
         let visible = try await deps.chunks.status(file: file.id)
         typealias S = Components.Schemas.FileIndexStatus
         func answer(_ status: S.StatusPayload, reason: String? = nil, _ v: FileIndexStatusRecord? = nil) -> S {
@@ -91,7 +96,7 @@ extension APIHandler {
         }
         if let v = visible.first(where: { $0.indexRun == request.runID }) { return answer(.indexed, v) }
         let current = visible.first { $0.modelName == request.modelName }
-        guard let run = try await deps.runs.find(id: request.runID) else {
+        guard let run else {
             return answer(.failed, reason: "the indexing run \(request.runID.text) no longer exists", current)
         }
         switch run.status {
