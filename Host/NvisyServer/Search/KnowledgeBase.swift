@@ -72,6 +72,12 @@ public struct KnowledgeBase: Sendable {
         return (record.id, resolved)
     }
 
+    /// Texts per embedding call in the indexing template: half the model calls of the built-in's
+    /// default (64) for the same model time, so the pipeline's own work per call weighs half as
+    /// much (issue 13's benchmark, scripts/bench-rag.sh, uses the same batch). 256 made wordllama
+    /// itself slower and erratic.
+    public static let embedBatch = 128
+
     /// The indexing template: the run's trigger file → documents → chunk → embed → chunks.
     public static func template(embeddingConnection: UUID) -> PipelineDefinition {
         typealias N = PipelineDefinition.Node
@@ -80,7 +86,8 @@ public struct KnowledgeBase: Sendable {
             nodes: [N(id: "file", kind: .source, connection: WorkspaceConnectionResolver.triggerFileConnection),
                     N(id: "documents", kind: .transform, transform: "documents/partition"),
                     N(id: "chunk", kind: .transform, transform: "chunk", params: chunkParams),
-                    N(id: "embed", kind: .transform, transform: "embed", params: ["connection": .string(embeddingConnection.uuidString.lowercased())]),
+                    N(id: "embed", kind: .transform, transform: "embed",
+                      params: ["connection": .string(embeddingConnection.uuidString.lowercased()), "batchSize": .number(Double(embedBatch))]),
                     N(id: "chunks", kind: .sink, connection: WorkspaceConnectionResolver.chunksConnection)],
             edges: [E(from: "file", to: "documents"), E(from: "documents", to: "chunk"), E(from: "chunk", to: "embed"), E(from: "embed", to: "chunks")])
     }

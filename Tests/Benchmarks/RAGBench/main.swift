@@ -75,10 +75,12 @@ for start in stride(from: 0, to: indexSentences.count, by: 200) {
     documents.append((id, indexSentences[start..<min(start + 200, indexSentences.count)].joined(separator: "\n\n")))
 }
 await host.registerBuiltin(plugin: "bench", version: "bench", providers: [BenchDocumentsFactory(documents: documents), BenchDiscardFactory()])
+/// The indexing template's embed batch (KnowledgeBase.embedBatch in the server).
+let embedBatch = 128
 let definition = PipelineDefinition(
     nodes: [.init(id: "docs", kind: .source, connection: "docs"), .init(id: "documents", kind: .transform, transform: "documents/partition"),
             .init(id: "chunk", kind: .transform, transform: "chunk", params: ["size": 800, "overlap": 100]),
-            .init(id: "embed", kind: .transform, transform: "embed", params: ["connection": "emb"]),
+            .init(id: "embed", kind: .transform, transform: "embed", params: ["connection": "emb", "batchSize": .number(Double(embedBatch))]),
             .init(id: "kb", kind: .sink, connection: "kb")],
     edges: [.init(from: "docs", to: "documents"), .init(from: "documents", to: "chunk"), .init(from: "chunk", to: "embed"), .init(from: "embed", to: "kb")])
 let executor = PipelineExecutor(host: host, checkpoints: PostgresCheckpointStore(client: client, logger: logger), logger: logger)
@@ -121,11 +123,11 @@ let graph = ChunkGraph(client: client, logger: logger)
     return (time, graphTime)
 }
 
-/// The model alone, on the same chunk texts, in the same batches as the embed built-in (64).
-@MainActor func embedOnce(_ texts: [String]) async throws -> (Duration, [[Float]]) {
+/// The model alone on the same chunk texts, `batch` texts per call.
+@MainActor func embedOnce(_ texts: [String], batch: Int) async throws -> (Duration, [[Float]]) {
     var vectors: [[Float]] = []
     let time = try await clock.measure {
-        for start in stride(from: 0, to: texts.count, by: 64) { vectors += try await embedder.embed(Array(texts[start..<min(start + 64, texts.count)])) }
+        for start in stride(from: 0, to: texts.count, by: batch) { vectors += try await embedder.embed(Array(texts[start..<min(start + batch, texts.count)])) }
     }
     return (time, vectors)
 }
@@ -142,7 +144,11 @@ for _ in 0..<5 {
     if chunkTexts.isEmpty {
         for try await t in try await client.query("SELECT text FROM chunks ORDER BY file_id, position", logger: logger).decode(String.self) { chunkTexts.append(t) }
     }
-    let (embedTime, vectors) = try await embedOnce(chunkTexts)
+    // The baseline is the model at its better batch of the two: the template's, and the embed
+    // built-in's default (64), so a batch size that slows the model cannot flatter the ratio.
+    let (atTemplateBatch, vectors) = try await embedOnce(chunkTexts, batch: embedBatch)
+    let (atDefaultBatch, _) = try await embedOnce(chunkTexts, batch: 64)
+    let embedTime = min(atTemplateBatch, atDefaultBatch)
     chunkVectors = vectors
     rounds.append((Double(chunkTexts.count) / seconds(indexTime), Double(chunkTexts.count) / seconds(embedTime),
                    Double(chunkTexts.count) / seconds(indexTime + graphTime), Double(chunkTexts.count) / seconds(withoutSink)))
