@@ -131,12 +131,12 @@ public struct ChunkRepository: Sendable {
             return try await client.withTransaction(logger: logger) { connection in
                 let files = try await ChunkCopy.files(Array(Set(chunks.map(\.fileID))), workspace: workspace, on: connection, logger: logger)
                 try await ChunkCopy.copy(chunks, files: files, workspace: workspace, modelID: modelID, on: connection, logger: logger)
-                return try await publish(chunks, workspace: workspace, modelID: modelID, on: connection)
+                return try await publish(chunks, modelID: modelID, on: connection)
             }
         } catch where PostgresErrors.isUniqueViolation(error) {
             return try await client.withTransaction(logger: logger) { connection in
                 try await upsert(chunks, workspace: workspace, modelID: modelID, on: connection)
-                return try await publish(chunks, workspace: workspace, modelID: modelID, on: connection)
+                return try await publish(chunks, modelID: modelID, on: connection)
             }
         }
     }
@@ -162,7 +162,7 @@ public struct ChunkRepository: Sendable {
     }
 
     /// Makes visible each file of `chunks` whose generation is now complete (inside the write's transaction).
-    private func publish(_ chunks: [NewChunk], workspace: UUID, modelID: Int, on connection: PostgresConnection) async throws -> [UUID] {
+    private func publish(_ chunks: [NewChunk], modelID: Int, on connection: PostgresConnection) async throws -> [UUID] {
         // Every file's publishing lock first, in one global order: concurrent parts of a write
         // (and other runs) that share files then never wait on each other in a cycle. A part
         // holds its locks until it commits, so the part that counts a shared file last sees the
