@@ -35,8 +35,12 @@ struct ChunkCopy {
                      on connection: PostgresConnection, logger: Logger) async throws {
         let allocator = ByteBufferAllocator()
         let ws = workspace.uuidString, model = String(modelID)
-        var tagsText: [UUID: String] = [:]
-        for (id, f) in files { tagsText[id] = escape(arrayLiteral(f.tags)) }
+        var tagsText: [UUID: ByteBuffer] = [:]
+        for (id, f) in files {
+            var escaped = ByteBuffer()
+            writeEscaped(arrayLiteral(f.tags), to: &escaped)
+            tagsText[id] = escaped
+        }
         try await connection.copyFrom(table: "chunks", columns: columns, logger: logger) { writer in
             var buffer = allocator.buffer(capacity: pieceBytes + 64 * 1024)
             for c in chunks {
@@ -56,10 +60,12 @@ struct ChunkCopy {
                 }
                 buffer.writeInteger(UInt8(ascii: "\t"))
                 writeEscaped(c.text, to: &buffer)
-                for field in [String(c.tokenCount), tags, model] {
-                    buffer.writeInteger(UInt8(ascii: "\t"))
-                    buffer.writeString(field)
-                }
+                buffer.writeInteger(UInt8(ascii: "\t"))
+                buffer.writeString(String(c.tokenCount))
+                buffer.writeInteger(UInt8(ascii: "\t"))
+                buffer.writeImmutableBuffer(tags)
+                buffer.writeInteger(UInt8(ascii: "\t"))
+                buffer.writeString(model)
                 buffer.writeInteger(UInt8(ascii: "\t"))
                 writeVector(c.vector, to: &buffer)
                 buffer.writeInteger(UInt8(ascii: "\n"))
@@ -72,8 +78,8 @@ struct ChunkCopy {
         }
     }
 
-    /// `s` escaped for COPY's text format (see ``escape(_:)``), written as UTF-8: runs without
-    /// a character to escape are copied whole.
+    /// `s` as a field of COPY's text format (backslash, tab, newline and carriage return
+    /// escaped), written as UTF-8: runs without a character to escape are copied whole.
     static func writeEscaped(_ s: String, to buffer: inout ByteBuffer) {
         var s = s
         s.withUTF8 { bytes in
@@ -96,7 +102,7 @@ struct ChunkCopy {
         }
     }
 
-    /// pgvector's text form of `vector` (as ``ChunkRepository/vectorText(_:)``), written in place.
+    /// pgvector's text form of `vector` (`[0.1,0.2,...]`, a non-finite value as 0), written in place.
     static func writeVector(_ vector: [Float], to buffer: inout ByteBuffer) {
         var out = ByteBufferTextStream(buffer: buffer)
         buffer = ByteBuffer()  // the stream holds the only reference: appends do not copy
@@ -113,23 +119,6 @@ struct ChunkCopy {
     struct ByteBufferTextStream: TextOutputStream {
         var buffer: ByteBuffer
         mutating func write(_ string: String) { buffer.writeString(string) }
-    }
-
-    /// `s` as a field of COPY's text format: backslash, tab, newline and carriage return escaped.
-    static func escape(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return s }
-        var out = ""
-        out.reserveCapacity(s.utf8.count + 16)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\\": out.append("\\\\")
-            case "\t": out.append("\\t")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out
     }
 
     /// A `text[]` literal: `{"a","b \"c\""}` (every element quoted, so commas, braces and

@@ -240,13 +240,8 @@ public struct ChunkRepository: Sendable {
 
     /// pgvector's text form of a vector: `[0.1,0.2,...]`.
     public static func vectorText(_ vector: [Float]) -> String {
-        var s = "["
-        s.reserveCapacity(vector.count * 12)
-        for (i, x) in vector.enumerated() {
-            if i > 0 { s.append(",") }
-            s.append(x.isFinite ? "\(x)" : "0")
-        }
-        s.append("]")
-        return s
+        var buffer = ByteBuffer()
+        ChunkCopy.writeVector(vector, to: &buffer)
+        return String(buffer: buffer)
     }
 }
