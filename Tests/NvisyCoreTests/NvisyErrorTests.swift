@@ -35,6 +35,13 @@ struct NvisyErrorTests {
         #expect(early.version == 7)
         #expect(early.uuidString < late.uuidString)
         #expect((early.uuid.8 & 0xC0) == 0x80)
+        // A batch: one instant's timestamp in every id, version and variant bits set, the random
+        // bits differing (1,000 ids from one read of the generator).
+        let batch = UUID.v7Batch(count: 1000, now: Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(batch.count == 1000 && Set(batch).count == 1000)
+        #expect(batch.allSatisfy { $0.version == 7 && ($0.uuid.8 & 0xC0) == 0x80 && $0.uuidString.prefix(13) == early.uuidString.prefix(13) })
+        #expect(Set(batch.map { $0.uuid.15 }).count > 200)
+        #expect(UUID.v7Batch(count: 0).isEmpty)
     }
 
     @Test("JSON values decode and encode losslessly")

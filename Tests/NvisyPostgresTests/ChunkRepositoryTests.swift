@@ -144,4 +144,34 @@ struct ChunkRepositoryTests {
             }
         }
     }
+
+    @Test("vectors go in bit for bit (hexadecimal floats: subnormals, extremes, negative zero); a non-finite value is stored as 0; every row gets its own v7 id")
+    func vectorsExact() async throws {
+        try await withFixture { f in
+            var rng = SystemRandomNumberGenerator()
+            let edges: [Float] = [1, -1, 0.1, -0.0, 0, 1.0 / 3, .ulpOfOne, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
+                                  .leastNormalMagnitude, Float.leastNormalMagnitude.nextDown, .greatestFiniteMagnitude,
+                                  -.greatestFiniteMagnitude, 0x1p-127, 0x1.fffffep-3, 1e-30, 3.4e37]
+            let random = (0..<64).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng)) }.filter(\.isFinite)
+            let vectors = [edges + Array(random.prefix(64 - edges.count)), [Float.nan, .infinity, -.infinity] + Array(repeating: 0.5, count: 61)]
+            let model = try await f.repository.modelID(name: "test/exact", dimensions: 64)
+            let run = UUID()
+            let rows = vectors.enumerated().map { i, v in
+                NewChunk(fileID: f.file, fileVersion: 1, indexRun: run, position: i, total: vectors.count, page: nil, section: nil,
+                         start: 0, end: 1, text: "v\(i)", tokenCount: 1, vector: v)
+            }
+            try await f.repository.write(workspace: f.workspace, modelID: model, chunks: rows)
+            var stored: [[Float]] = []
+            var ids: [UUID] = []
+            for try await (id, v) in try await f.client.query("SELECT id, embedding::real[] FROM chunks WHERE model_id = \(model) ORDER BY position",
+                                                             logger: TestPostgres.logger).decode((UUID, [Float]).self) {
+                ids.append(id)
+                stored.append(v)
+            }
+            #expect(stored.count == 2)
+            #expect(stored.first.map { $0.map(\.bitPattern) } == vectors[0].map(\.bitPattern))
+            #expect(stored.last.map { Array($0.prefix(3)) } == [0, 0, 0])
+            #expect(Set(ids).count == 2 && ids.allSatisfy { $0.version == 7 })
+        }
+    }
 }

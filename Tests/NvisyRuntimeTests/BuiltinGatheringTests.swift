@@ -49,4 +49,57 @@ struct BuiltinGatheringTests {
         let (plain, plainWritten) = try await Self.run(rows: 50, pageSize: 7, preferred: nil)
         #expect(plainWritten == 50 && plain.max() == 7, "\(plain)")
     }
+
+    /// `count`: passes items on unchanged, counting them.
+    final class Counting: BuiltinTransform {
+        let passed = Atomic<Int>(0)
+        var preferredBatchSize: Int? { nil }
+        func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
+            passed.add(items.count, ordering: .relaxed)
+            return items.map { .success([$0]) }
+        }
+    }
+
+    /// `slow`: gathers 32; its first call lasts until `upstream` has passed on `until` items (or
+    /// 5 s went by), and records whether that happened.
+    final class FirstCallWaits: BuiltinTransform {
+        let upstream: Counting
+        let until: Int
+        let reached = Mutex<Bool?>(nil)
+        init(upstream: Counting, until: Int) { (self.upstream, self.until) = (upstream, until) }
+        var preferredBatchSize: Int? { 32 }
+        func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
+            if reached.withLock({ $0 == nil }) {
+                let deadline = ContinuousClock.now + .seconds(5)
+                while upstream.passed.load(ordering: .relaxed) < until, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+                let passed = upstream.passed.load(ordering: .relaxed)
+                reached.withLock { $0 = passed >= until }
+            }
+            return items.map { .success([$0]) }
+        }
+    }
+
+    @Test("a gathering node keeps receiving while its transform runs: the next batch is gathered during the call, not after it")
+    func gathersDuringCall() async throws {
+        try await withRuntimeDatabase { url, client, executor in
+            try await ExecutorTests.sourceTable(client, 200)
+            try await createPeopleTable(client, "dst")
+            let counting = Counting()
+            // Two batches' worth upstream while the first call runs: only possible if this node
+            // takes input during the call (the channel hands a batch over only to a receiver).
+            let slow = FirstCallWaits(upstream: counting, until: 64)
+            let catalog = BuiltinTransformCatalog([
+                BuiltinTransformSpec(name: "count", accepts: nil, produces: nil) { _, _ in .success(counting) },
+                BuiltinTransformSpec(name: "slow", accepts: nil, produces: nil) { _, _ in .success(slow) }])
+            let definition = PipelineDefinition(
+                nodes: [.source("in", connection: "src"), .transform("n", "count"), .transform("s", "slow"), .sink("out", connection: "dst")],
+                edges: [.init(from: "in", to: "n"), .init(from: "n", to: "s"), .init(from: "s", to: "out")])
+            let plan = try await PipelineCompiler(host: try await RuntimeTestSupport.host(), connections: StaticConnectionResolver([
+                "src": tableConnection(url, "src", pageSize: 7), "dst": tableConnection(url, "dst")]), builtins: catalog).compile(definition)
+            let result = await executor.run(plan, runId: UUID(), options: RunOptions(batchSize: 7))
+            #expect(result.status == .completed, "\(String(describing: result.error))")
+            #expect(slow.reached.withLock { $0 } == true)
+            #expect(try await client.int("SELECT count(*)::int FROM dst") == 200)
+        }
+    }
 }

@@ -3,6 +3,7 @@ import Logging
 import NvisyCore
 import NvisyPlugins
 @testable import NvisyRuntime
+import NvisyTestSupport
 
 /// The real plugins (dlopen'd from next to the test binary, where `swift build` puts them),
 /// loaded from a plugins.d made of the shipped Swift manifests plus a disabled one.
@@ -43,9 +44,7 @@ enum RuntimeTestSupport {
 
     /// A fresh private temporary directory (reachable by the postgres user, for COPY-free tests).
     static func tempDirectory(_ name: String) throws -> URL {
-        let dir = URL(fileURLWithPath: "/tmp").appendingPathComponent("nvisy-rt-\(name)-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        return dir
+        TestPostgres.temporaryDirectory("nvisy-rt-\(name)")
     }
 }
 

@@ -27,9 +27,11 @@ public enum TestPostgres {
         return logger
     }
 
-    /// A new private temporary folder that the unprivileged PostgreSQL user can reach.
+    /// A new private temporary folder that the unprivileged PostgreSQL user can reach. Every one
+    /// lives under this process's own folder, removed when the process exits, so test runs do not
+    /// leave JetStream stores and key files behind in /tmp.
     public static func temporaryDirectory(_ prefix: String) -> URL {
-        let url = URL(fileURLWithPath: "/tmp").appendingPathComponent("\(prefix)-\(getpid())-\(UUID().uuidString.prefix(8))")
+        let url = ExitCleanup.processDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         return url
     }
@@ -43,7 +45,7 @@ private actor ServerBox {
         let task = Task {
             let dir = TestPostgres.temporaryDirectory("nvisy-test-pg")
             let server = try await EmbeddedPostgres.start(dataDirectory: dir, logger: TestPostgres.logger)
-            ExitCleanup.register(dataPath: server.dataPath, directory: dir.path)
+            ExitCleanup.register(dataPath: server.dataPath)
             return server
         }
         self.task = task
@@ -53,19 +55,37 @@ private actor ServerBox {
 
 /// Stops the shared server when the test process exits (Swift Testing has no global teardown).
 enum ExitCleanup {
-    private static let state = Mutex<(dataPath: String, directory: String)?>(nil)
+    private static let state = Mutex<(dataPath: String?, registered: Bool)>((nil, false))
 
-    static func register(dataPath: String, directory: String) {
-        state.withLock { $0 = (dataPath, directory) }
+    /// `/tmp/nvisy-tests-<pid>`: the parent of every temporary folder this process makes.
+    static let processDirectory: URL = {
+        let url = URL(fileURLWithPath: "/tmp").appendingPathComponent("nvisy-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        registerOnce()
+        return url
+    }()
+
+    /// Stops the shared PostgreSQL whose cluster lives at `dataPath` when the process exits.
+    static func register(dataPath: String) {
+        state.withLock { $0.dataPath = dataPath }
+        registerOnce()
+    }
+
+    private static func registerOnce() {
+        let first = state.withLock { s -> Bool in
+            defer { s.registered = true }
+            return !s.registered
+        }
+        guard first else { return }
         atexit {
-            guard let (dataPath, directory) = ExitCleanup.state.withLock({ $0 }) else { return }
-            // The cluster's postmaster.pid names the server: SIGQUIT is PostgreSQL's immediate shutdown.
-            if let pidText = try? String(contentsOfFile: dataPath + "/postmaster.pid", encoding: .utf8),
+            if let dataPath = ExitCleanup.state.withLock({ $0.dataPath }),
+               let pidText = try? String(contentsOfFile: dataPath + "/postmaster.pid", encoding: .utf8),
                let first = pidText.split(separator: "\n").first, let pid = Int32(first) {
+                // The cluster's postmaster.pid names the server: SIGQUIT is PostgreSQL's immediate shutdown.
                 kill(pid, SIGQUIT)
                 for _ in 0..<50 where kill(pid, 0) == 0 { usleep(100_000) }
             }
-            try? FileManager.default.removeItem(atPath: directory)
+            try? FileManager.default.removeItem(at: ExitCleanup.processDirectory)
         }
     }
 }

@@ -34,39 +34,46 @@ struct ChunkCopy {
     static func copy(_ chunks: [NewChunk], files: [UUID: FileRow], workspace: UUID, modelID: Int,
                      on connection: PostgresConnection, logger: Logger) async throws {
         let allocator = ByteBufferAllocator()
-        let ws = workspace.uuidString, model = String(modelID)
         var tagsText: [UUID: ByteBuffer] = [:]
         for (id, f) in files {
             var escaped = ByteBuffer()
             writeEscaped(arrayLiteral(f.tags), to: &escaped)
             tagsText[id] = escaped
         }
+        let ids = UUID.v7Batch(count: chunks.count)
         try await connection.copyFrom(table: "chunks", columns: columns, logger: logger) { writer in
             var buffer = allocator.buffer(capacity: pieceBytes + 64 * 1024)
-            for c in chunks {
+            for (c, id) in zip(chunks, ids) {
                 guard let file = files[c.fileID], let tags = tagsText[c.fileID] else { continue }
                 // Bytes straight into the buffer: no String per field, per row or per float.
-                buffer.writeString(UUID.v7().uuidString)
-                for field in [ws, c.fileID.uuidString, String(file.version), c.indexRun.uuidString, String(c.position),
-                              c.page.map(String.init) ?? "\\N"] {
-                    buffer.writeInteger(UInt8(ascii: "\t"))
-                    buffer.writeString(field)
-                }
-                buffer.writeInteger(UInt8(ascii: "\t"))
+                writeUUID(id, to: &buffer)
+                tab(&buffer)
+                writeUUID(workspace, to: &buffer)
+                tab(&buffer)
+                writeUUID(c.fileID, to: &buffer)
+                tab(&buffer)
+                writeDecimal(Int(file.version), to: &buffer)
+                tab(&buffer)
+                writeUUID(c.indexRun, to: &buffer)
+                tab(&buffer)
+                writeDecimal(c.position, to: &buffer)
+                tab(&buffer)
+                if let page = c.page { writeDecimal(page, to: &buffer) } else { buffer.writeStaticString("\\N") }
+                tab(&buffer)
                 if let section = c.section, !section.isEmpty { writeEscaped(section, to: &buffer) } else { buffer.writeStaticString("\\N") }
-                for field in [String(c.start), String(c.end)] {
-                    buffer.writeInteger(UInt8(ascii: "\t"))
-                    buffer.writeString(field)
-                }
-                buffer.writeInteger(UInt8(ascii: "\t"))
+                tab(&buffer)
+                writeDecimal(c.start, to: &buffer)
+                tab(&buffer)
+                writeDecimal(c.end, to: &buffer)
+                tab(&buffer)
                 writeEscaped(c.text, to: &buffer)
-                buffer.writeInteger(UInt8(ascii: "\t"))
-                buffer.writeString(String(c.tokenCount))
-                buffer.writeInteger(UInt8(ascii: "\t"))
+                tab(&buffer)
+                writeDecimal(c.tokenCount, to: &buffer)
+                tab(&buffer)
                 buffer.writeImmutableBuffer(tags)
-                buffer.writeInteger(UInt8(ascii: "\t"))
-                buffer.writeString(model)
-                buffer.writeInteger(UInt8(ascii: "\t"))
+                tab(&buffer)
+                writeDecimal(modelID, to: &buffer)
+                tab(&buffer)
                 writeVector(c.vector, to: &buffer)
                 buffer.writeInteger(UInt8(ascii: "\n"))
                 if buffer.readableBytes >= pieceBytes {
@@ -75,6 +82,56 @@ struct ChunkCopy {
                 }
             }
             if buffer.readableBytes > 0 { try await writer.write(buffer) }
+        }
+    }
+
+    private static func tab(_ buffer: inout ByteBuffer) { buffer.writeInteger(UInt8(ascii: "\t")) }
+
+    /// Lower-case hexadecimal digits, for UUIDs and floats.
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `id` in its 36-character text form (what `uuidString` gives, without a String or printf).
+    static func writeUUID(_ id: UUID, to buffer: inout ByteBuffer) {
+        withUnsafeBytes(of: id.uuid) { bytes in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 36) { out in
+                var at = 0
+                for (i, byte) in bytes.enumerated() {
+                    if i == 4 || i == 6 || i == 8 || i == 10 {
+                        out[at] = UInt8(ascii: "-")
+                        at += 1
+                    }
+                    out[at] = hexDigits[Int(byte >> 4)]
+                    out[at + 1] = hexDigits[Int(byte & 0xF)]
+                    at += 2
+                }
+                return at
+            }
+        }
+    }
+
+    /// `n` in decimal, without a String.
+    static func writeDecimal(_ n: Int, to buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 20) { out in
+            var magnitude = n.magnitude
+            var at = 0
+            if n < 0 {
+                out[0] = UInt8(ascii: "-")
+                at = 1
+            }
+            let first = at
+            repeat {
+                out[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                at += 1
+            } while magnitude > 0
+            // The digits went in least significant first.
+            var (i, j) = (first, at - 1)
+            while i < j {
+                out.swapAt(i, j)
+                i += 1
+                j -= 1
+            }
+            return at
         }
     }
 
@@ -102,23 +159,76 @@ struct ChunkCopy {
         }
     }
 
-    /// pgvector's text form of `vector` (`[0.1,0.2,...]`, a non-finite value as 0), written in place.
+    /// pgvector's text form of `vector`, `[0x19999ap-27,...]`, a non-finite value as 0.
+    ///
+    /// Each float is a C99 hexadecimal constant (its significand as a hexadecimal integer and a
+    /// binary exponent), which pgvector reads with `strtof`: exact by construction, so a vector
+    /// reads back bit for bit, and far cheaper on both sides than shortest decimal digits, which
+    /// the host must search for and the server must convert back with multi-precision
+    /// arithmetic (together a fifth of a chunk write's CPU).
     static func writeVector(_ vector: [Float], to buffer: inout ByteBuffer) {
-        var out = ByteBufferTextStream(buffer: buffer)
-        buffer = ByteBuffer()  // the stream holds the only reference: appends do not copy
-        out.buffer.writeInteger(UInt8(ascii: "["))
-        for (i, x) in vector.enumerated() {
-            if i > 0 { out.buffer.writeInteger(UInt8(ascii: ",")) }
-            if x.isFinite { x.write(to: &out) } else { out.buffer.writeInteger(UInt8(ascii: "0")) }
+        // Per float at most "-0x" + 6 digits + "p-149" + ",": 15 bytes.
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 2 + 15 * vector.count) { out in
+            var at = 0
+            out[at] = UInt8(ascii: "[")
+            at += 1
+            for (k, x) in vector.enumerated() {
+                if k > 0 {
+                    out[at] = UInt8(ascii: ",")
+                    at += 1
+                }
+                guard x.isFinite else {
+                    out[at] = UInt8(ascii: "0")
+                    at += 1
+                    continue
+                }
+                if x.sign == .minus {
+                    out[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                if x == 0 {
+                    out[at] = UInt8(ascii: "0")
+                    at += 1
+                    continue
+                }
+                // x = significand * 2^exponent, with the implicit bit of a normal number.
+                let biased = Int(x.exponentBitPattern)
+                var significand = UInt32(x.significandBitPattern)
+                var exponent = biased == 0 ? -149 : biased - 150
+                if biased != 0 { significand |= 1 << 23 }
+                let zeros = significand.trailingZeroBitCount
+                significand >>= UInt32(zeros)
+                exponent += zeros
+                out[at] = UInt8(ascii: "0")
+                out[at + 1] = UInt8(ascii: "x")
+                at += 2
+                var digit = (32 - significand.leadingZeroBitCount + 3) / 4
+                while digit > 0 {
+                    digit -= 1
+                    out[at] = hexDigits[Int((significand >> UInt32(4 * digit)) & 0xF)]
+                    at += 1
+                }
+                out[at] = UInt8(ascii: "p")
+                at += 1
+                if exponent < 0 {
+                    out[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                let e = exponent.magnitude
+                if e >= 100 {
+                    out[at] = UInt8(ascii: "0") + UInt8(e / 100)
+                    at += 1
+                }
+                if e >= 10 {
+                    out[at] = UInt8(ascii: "0") + UInt8(e / 10 % 10)
+                    at += 1
+                }
+                out[at] = UInt8(ascii: "0") + UInt8(e % 10)
+                at += 1
+            }
+            out[at] = UInt8(ascii: "]")
+            return at + 1
         }
-        out.buffer.writeInteger(UInt8(ascii: "]"))
-        buffer = out.buffer
-    }
-
-    /// Lets `Float.write(to:)` print its shortest round-trip digits into a ByteBuffer.
-    struct ByteBufferTextStream: TextOutputStream {
-        var buffer: ByteBuffer
-        mutating func write(_ string: String) { buffer.writeString(string) }
     }
 
     /// A `text[]` literal: `{"a","b \"c\""}` (every element quoted, so commas, braces and

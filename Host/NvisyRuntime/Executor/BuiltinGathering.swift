@@ -17,30 +17,48 @@ extension NodeRunner {
 
     func runGatheringBuiltin(_ t: any BuiltinTransform, size: Int) async throws {
         guard let inbox else { return }
-        var held: [Flow] = []
-        func apply(_ count: Int) async throws {
-            let batch = Array(held.prefix(count))
-            held.removeFirst(count)
-            state.received(batch.count)  // in flight until applied, as in a gathering sink
-            try await builtin(t, batch)
-        }
-        while true {
-            let next: [Flow]?
-            switch await Self.next(from: inbox.channel, holding: !held.isEmpty, within: Self.gatherWindow) {
-            case .batch(let b): next = b
-            case .timedOut:
-                try Task.checkCancellation()
-                try await apply(held.count)
-                continue
-            case .finished: next = nil
+        // One call at a time, in order, but the node keeps receiving while a call runs, so the
+        // next batch is gathered by the time the model answers: without that the nodes before
+        // this one would stand still during every call (the channel hands over a batch only to
+        // a receiver), and the model would wait for them between calls.
+        try await withThrowingTaskGroup(of: Void.self) { calls in
+            var held: [Flow] = []
+            var calling = false
+            func apply(_ count: Int) async throws {
+                let batch = Array(held.prefix(count))
+                held.removeFirst(count)
+                if calling { try await calls.next() }
+                state.received(batch.count)  // in flight until applied, as in a gathering sink
+                calls.addTask { try await self.builtin(t, batch) }
+                calling = true
             }
-            try Task.checkCancellation()
-            guard let batch = next else { break }
-            counters.read.add(batch.count, ordering: .relaxed)
-            held.append(contentsOf: batch)
-            while held.count >= size { try await apply(size) }
+            while true {
+                let next: [Flow]?
+                switch await Self.next(from: inbox.channel, holding: !held.isEmpty, within: Self.gatherWindow) {
+                case .batch(let b): next = b
+                case .timedOut:
+                    try Task.checkCancellation()
+                    // Upstream is quiet: a partial batch goes out, but not while a call runs,
+                    // which the partial would only queue behind; the call's end is waited for
+                    // and the window starts again.
+                    if calling {
+                        try await calls.next()
+                        calling = false
+                    } else {
+                        try await apply(held.count)
+                    }
+                    continue
+                case .finished: next = nil
+                }
+                try Task.checkCancellation()
+                guard let batch = next else { break }
+                counters.read.add(batch.count, ordering: .relaxed)
+                held.append(contentsOf: batch)
+                while held.count >= size { try await apply(size) }
+            }
+            if !held.isEmpty { try await apply(held.count) }
+            try await calls.waitForAll()
         }
-        if !held.isEmpty { try await apply(held.count) }
         try Task.checkCancellation()
     }
 }

@@ -34,7 +34,6 @@ func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)
 
 let work = URL(fileURLWithPath: "/tmp/nvisy-bench-rag-\(getpid())")
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-defer { try? FileManager.default.removeItem(at: work) }
 let pg = try await EmbeddedPostgres.start(dataDirectory: work.appendingPathComponent("pg"), logger: logger)
 let url = try await pg.createDatabase(named: "bench")
 let db = NvisyDatabase(url: try DatabaseURL(url), logger: logger)
@@ -65,6 +64,16 @@ let embedder = try await { () async throws -> any EmbeddingInstance in
 }()
 _ = try await embedder.embed(["warm up the model"])
 
+/// Stops the database and the model and removes the work folder (≈ 220 MB), then exits: every
+/// way out of the benchmark, so a failed round leaves neither a server nor its data behind.
+@MainActor func finish(_ status: Int32) async -> Never {
+    await embedder.close()
+    pool.cancel()
+    await pg.stop()
+    try? FileManager.default.removeItem(at: work)
+    exit(status)
+}
+
 // MARK: 1. Indexing throughput
 // Documents of 200 sentences (a paragraph each) from the first 20k sentences.
 let indexSentences = Array(sentences.prefix(20_000))
@@ -74,7 +83,9 @@ for start in stride(from: 0, to: indexSentences.count, by: 200) {
     try await file(id, "doc-\(documents.count).txt")
     documents.append((id, indexSentences[start..<min(start + 200, indexSentences.count)].joined(separator: "\n\n")))
 }
-await host.registerBuiltin(plugin: "bench", version: "bench", providers: [BenchDocumentsFactory(documents: documents), BenchDiscardFactory()])
+let embedCalls = CallLog()
+await host.registerBuiltin(plugin: "bench", version: "bench", providers: [
+    BenchDocumentsFactory(documents: documents), BenchDiscardFactory(), BenchTracedFactory(inner: embedder, calls: embedCalls)])
 /// The indexing template's embed batch (KnowledgeBase.embedBatch in the server).
 let embedBatch = 128
 let definition = PipelineDefinition(
@@ -84,11 +95,12 @@ let definition = PipelineDefinition(
             .init(id: "kb", kind: .sink, connection: "kb")],
     edges: [.init(from: "docs", to: "documents"), .init(from: "documents", to: "chunk"), .init(from: "chunk", to: "embed"), .init(from: "embed", to: "kb")])
 let executor = PipelineExecutor(host: host, checkpoints: PostgresCheckpointStore(client: client, logger: logger), logger: logger)
-/// The template compiled with `sink` as its `kb` connection.
-@MainActor func templatePlan(sink: ResolvedConnection) async throws -> ExecutionPlan {
+/// The template compiled with `sink` as its `kb` connection (and `model` as its embedding
+/// provider: the traced wrapper only in the diagnostic run after the measured rounds).
+@MainActor func templatePlan(sink: ResolvedConnection, model: String = "local/embeddings") async throws -> ExecutionPlan {
     try await PipelineCompiler(host: host, connections: StaticConnectionResolver([
         "docs": ResolvedConnection(provider: "bench/documents", config: [:]),
-        "emb": ResolvedConnection(provider: "local/embeddings", config: [:]),
+        "emb": ResolvedConnection(provider: model, config: [:]),
         "kb": sink,
     ])).compile(definition)
 }
@@ -104,23 +116,25 @@ let graph = ChunkGraph(client: client, logger: logger)
 /// round does the same work: the same rows into the same empty HNSW index), until every file is
 /// searchable; then the time the graph builder takes to put those chunks into the HNSW graph
 /// (ChunkGraph.drain, as ChunkGraphService does once indexing is quiet).
-@MainActor func indexOnce() async throws -> (index: Duration, graph: Duration) {
+@MainActor func indexOnce(model: String = "local/embeddings") async throws -> (index: Duration, graph: Duration, cpu: CPUTime, started: ContinuousClock.Instant) {
     try await exec("TRUNCATE chunks, file_index_status CASCADE")
     let run = UUID()
     let plan = try await templatePlan(sink: ResolvedConnection(provider: "workspace/chunks", config: [
-        "workspaceId": .string(workspace.uuidString), "runId": .string(run.uuidString)]))
+        "workspaceId": .string(workspace.uuidString), "runId": .string(run.uuidString)]), model: model)
     var result: RunResult?
-    let time = await clock.measure { result = await executor.run(plan, runId: run, options: RunOptions(batchSize: 64)) }
+    var time = Duration.zero
+    let started = ContinuousClock.now
+    let cpu = await CPUTime.measure { time = await clock.measure { result = await executor.run(plan, runId: run, options: RunOptions(batchSize: 64)) } }
     var visible = 0
     for try await n in try await client.query("SELECT count(*)::int FROM file_index_status WHERE status = 'indexed'", logger: logger).decode(Int.self) { visible = n }
     guard result?.status == .completed, visible == documents.count else {
         say("rag indexing run \(result?.status.rawValue ?? "?"): \(result?.error?.message ?? "") — \(visible) of \(documents.count) documents visible")
-        exit(1)
+        await finish(1)
     }
     var graphed = 0
     let graphTime = try await clock.measure { graphed = try await graph.drain() }
-    guard graphed > 0, try await graph.pending().count == 0 else { say("rag: the graph builder left chunks pending"); exit(1) }
-    return (time, graphTime)
+    guard graphed > 0, try await graph.pending().count == 0 else { say("rag: the graph builder left chunks pending"); await finish(1) }
+    return (time, graphTime, cpu, started)
 }
 
 /// The model alone on the same chunk texts, `batch` texts per call.
@@ -138,16 +152,24 @@ let graph = ChunkGraph(client: client, logger: logger)
 var chunkTexts: [String] = []
 var chunkVectors: [[Float]] = []
 var rounds: [(index: Double, embed: Double, graphed: Double, discard: Double)] = []
+/// CPU seconds per phase, this process (the host and its embedded Python) and the whole machine
+/// (PostgreSQL's backends too): tells CPU work apart from waiting.
+var cpu: [(discard: CPUTime, index: CPUTime, embed: CPUTime)] = []
 for _ in 0..<5 {
-    let withoutSink = await clock.measure { _ = await executor.run(discardPlan, runId: UUID(), options: RunOptions(batchSize: 64)) }
-    let (indexTime, graphTime) = try await indexOnce()
+    var withoutSink = Duration.zero
+    let discardCPU = await CPUTime.measure {
+        withoutSink = await clock.measure { _ = await executor.run(discardPlan, runId: UUID(), options: RunOptions(batchSize: 64)) }
+    }
+    let (indexTime, graphTime, indexCPU, _) = try await indexOnce()
     if chunkTexts.isEmpty {
         for try await t in try await client.query("SELECT text FROM chunks ORDER BY file_id, position", logger: logger).decode(String.self) { chunkTexts.append(t) }
     }
     // The baseline is the model at its better batch of the two: the template's, and the embed
     // built-in's default (64), so a batch size that slows the model cannot flatter the ratio.
-    let (atTemplateBatch, vectors) = try await embedOnce(chunkTexts, batch: embedBatch)
+    var atTemplateBatch = Duration.zero, vectors: [[Float]] = []
+    let embedCPU = try await CPUTime.measure { (atTemplateBatch, vectors) = try await embedOnce(chunkTexts, batch: embedBatch) }
     let (atDefaultBatch, _) = try await embedOnce(chunkTexts, batch: 64)
+    cpu.append((discardCPU, indexCPU, embedCPU))
     let embedTime = min(atTemplateBatch, atDefaultBatch)
     chunkVectors = vectors
     rounds.append((Double(chunkTexts.count) / seconds(indexTime), Double(chunkTexts.count) / seconds(embedTime),
@@ -158,12 +180,28 @@ let indexRate = median(rounds.map(\.index)), embedRate = median(rounds.map(\.emb
 say("rag indexing: \(chunkTexts.count) chunks from \(documents.count) documents searchable at \(fmt(indexRate, 0)) chunks/s, embedding model alone \(fmt(embedRate, 0)) chunks/s (medians of \(rounds.count) rounds; round ratios \(rounds.map { fmt($0.index / $0.embed) }.joined(separator: ", "))), ratio \(fmt(ratio))x (target >= 0.8x)")
 let graphedRatio = median(rounds.map { $0.graphed / $0.embed })
 say("rag indexing then the HNSW graph (built in the background once indexing is quiet): \(fmt(median(rounds.map(\.graphed)), 0)) chunks/s end to end, ratio \(fmt(graphedRatio))x")
-let sinkAlone = try await chunkWritesAlone(vectors: chunkVectors)
-say("rag indexing stages: the template into a discarding sink \(fmt(median(rounds.map(\.discard)), 0)) chunks/s (ratio \(fmt(median(rounds.map { $0.discard / $0.embed })))x); the chunk writes alone (repository, before the graph) \(fmt(Double(chunkTexts.count) / seconds(sinkAlone), 0)) chunks/s")
+@MainActor func cpuLine(_ k: KeyPath<(discard: CPUTime, index: CPUTime, embed: CPUTime), CPUTime>) -> String {
+    "process \(fmt(median(cpu.map { $0[keyPath: k].process }), 3)) s, machine \(fmt(median(cpu.map { $0[keyPath: k].machine }), 3)) s"
+}
+say("rag CPU per round (medians): model alone at \(embedBatch) \(cpuLine(\.embed)); template into a discarding sink \(cpuLine(\.discard)); indexing run \(cpuLine(\.index))")
+// Where the indexing time goes, part 3: a diagnostic indexing run (not one of the rounds) with the
+// model behind a wrapper that records each call, to tell how long the model had nothing to do.
+for _ in 0..<2 {
+    let (time, _, _, started) = try await indexOnce(model: "bench/traced")
+    let spans = embedCalls.take()
+    guard let first = spans.first, let last = spans.last else { break }
+    let busy = spans.reduce(Duration.zero) { $0 + ($1.end - $1.start) }
+    let gaps = zip(spans, spans.dropFirst()).reduce(Duration.zero) { $0 + ($1.1.start - $1.0.end) }
+    say("rag indexing run, traced: \(fmt(seconds(time) * 1000, 0)) ms; model busy \(fmt(seconds(busy) * 1000, 0)) ms in \(spans.count) calls "
+        + "(\(spans.map(\.texts).min() ?? 0)–\(spans.map(\.texts).max() ?? 0) texts); idle before its first call \(fmt(seconds(first.start - started) * 1000, 0)) ms, "
+        + "between calls \(fmt(seconds(gaps) * 1000, 0)) ms, after its last \(fmt(seconds(started + time - last.end) * 1000, 0)) ms")
+}
+let (sinkAlone, sinkCPU) = try await chunkWritesAlone(vectors: chunkVectors)
+say("rag indexing stages: the template into a discarding sink \(fmt(median(rounds.map(\.discard)), 0)) chunks/s (ratio \(fmt(median(rounds.map { $0.discard / $0.embed })))x); the chunk writes alone (repository, before the graph) \(fmt(Double(chunkTexts.count) / seconds(sinkAlone), 0)) chunks/s, CPU process \(fmt(sinkCPU.process, 3)) s, machine \(fmt(sinkCPU.machine, 3)) s")
 
 /// Where the indexing time goes, part 2: the stored chunks written again through the repository
 /// alone, into the emptied table.
-@MainActor func chunkWritesAlone(vectors: [[Float]]) async throws -> Duration {
+@MainActor func chunkWritesAlone(vectors: [[Float]]) async throws -> (Duration, CPUTime) {
     var rows: [NewChunk] = []
     let run = UUID()
     for try await (f, position, start, end, text, total) in try await client.query("""
@@ -182,19 +220,17 @@ say("rag indexing stages: the template into a discarding sink \(fmt(median(round
         if writes[writes.count - 1].count >= 512 { writes.append([]) }
         writes[writes.count - 1] += group
     }
-    let sinkAlone = try await clock.measure {
-        for rows in writes { try await chunks.write(workspace: workspace, modelID: model, chunks: rows) }
+    var sinkAlone = Duration.zero
+    let cpu = try await CPUTime.measure {
+        sinkAlone = try await clock.measure {
+            for rows in writes { try await chunks.write(workspace: workspace, modelID: model, chunks: rows) }
+        }
     }
-    return sinkAlone
+    return (sinkAlone, cpu)
 }
 
 // MARK: 2–3. Recall and latency over N sentence chunks
-if total == 0 {  // N = 0: the indexing figures only
-    await embedder.close()
-    pool.cancel()
-    await pg.stop()
-    exit(0)
-}
+if total == 0 { await finish(0) }  // N = 0: the indexing figures only
 // Emptied with TRUNCATE, which empties the HNSW index too: rows only deleted would stay in the
 // graph as dead elements until a vacuum and lower the recall measured below.
 try await exec("TRUNCATE chunks, file_index_status CASCADE")
@@ -271,16 +307,14 @@ var loadTime = Duration.zero
 try await load(upTo: 20_000)
 // The figures below mean something only if the planner uses the model's HNSW index.
 let plan20k = try await ChunkSearch(client: client, logger: logger).explainVector(workspace: workspace, model: model, vector: queryVectors[0], k: 10)
-guard plan20k.contains("chunks_hnsw_m") else { say("rag: the vector search does not use the HNSW index:\n\(plan20k)"); exit(1) }
+guard plan20k.contains("chunks_hnsw_m") else { say("rag: the vector search does not use the HNSW index:\n\(plan20k)"); await finish(1) }
 say("rag HNSW recall@10 at 20000 sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
 try await load(upTo: total)
 let plan100k = try await ChunkSearch(client: client, logger: logger).explainVector(workspace: workspace, model: model, vector: queryVectors[0], k: 10)
-guard plan100k.contains("chunks_hnsw_m") else { say("rag: the vector search does not use the HNSW index:\n\(plan100k)"); exit(1) }
+guard plan100k.contains("chunks_hnsw_m") else { say("rag: the vector search does not use the HNSW index:\n\(plan100k)"); await finish(1) }
 say("rag load: \(total) sentence chunks stored and graphed (HNSW insert) at \(fmt(Double(total) / seconds(loadTime), 0)) chunks/s in the write path")
 say("rag HNSW recall@10 at \(total) sentences: ef_search 40 \(fmt(try await recall(efSearch: 40), 3)), ef_search 100 \(fmt(try await recall(efSearch: 100), 3)) (target >= 0.95)")
 let vector = try await latency(.vector), hybrid = try await latency(.hybrid), text = try await latency(.text)
 say("rag search over \(total) chunks, vector k=10: p50 \(fmt(vector.p50)) ms, p99 \(fmt(vector.p99)) ms (target p50 <= 20 ms; ef_search \(ChunkSearch(client: client, logger: logger).efSearch))")
 say("rag search over \(total) chunks, hybrid k=10: p50 \(fmt(hybrid.p50)) ms, p99 \(fmt(hybrid.p99)) ms; text only: p50 \(fmt(text.p50)) ms, p99 \(fmt(text.p99)) ms")
-await embedder.close()
-pool.cancel()
-await pg.stop()
+await finish(0)
