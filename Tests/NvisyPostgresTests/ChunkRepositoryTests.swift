@@ -6,7 +6,7 @@ import Testing
 
 @testable import NvisyPostgres
 
-/// ChunkRepository's write path (COPY, the upsert for a batch written again, the generation
+/// ChunkRepository's write path (the binary insert, the upsert for a batch written again, the generation
 /// switch) on the real embedded PostgreSQL + pgvector.
 @Suite("Chunk repository")
 struct ChunkRepositoryTests {
@@ -56,7 +56,7 @@ struct ChunkRepositoryTests {
         }
     }
 
-    @Test("COPY stores every field exactly (escapes, NULLs, the file's version and tags); the last chunk makes the file visible")
+    @Test("a write stores every field exactly (tabs, newlines, backslashes, Unicode, NULLs, the file's version and tags); the last chunk makes the file visible")
     func copyRoundTrip() async throws {
         try await withFixture { f in
             let run = UUID()
@@ -145,7 +145,7 @@ struct ChunkRepositoryTests {
         }
     }
 
-    @Test("vectors go in bit for bit (hexadecimal floats: subnormals, extremes, negative zero); a non-finite value is stored as 0; every row gets its own v7 id")
+    @Test("vectors go in bit for bit, written in binary and as a query's text (hexadecimal floats): subnormals, extremes, negative zero; a non-finite value is stored as 0; every row gets its own v7 id")
     func vectorsExact() async throws {
         try await withFixture { f in
             var rng = SystemRandomNumberGenerator()
@@ -172,6 +172,11 @@ struct ChunkRepositoryTests {
             #expect(stored.first.map { $0.map(\.bitPattern) } == vectors[0].map(\.bitPattern))
             #expect(stored.last.map { Array($0.prefix(3)) } == [0, 0, 0])
             #expect(Set(ids).count == 2 && ids.allSatisfy { $0.version == 7 })
+            // The text form a search sends its query vector in.
+            var parsed: [Float] = []
+            for try await v in try await f.client.query("SELECT (\(ChunkRepository.vectorText(vectors[0])))::vector::real[]",
+                                                       logger: TestPostgres.logger).decode([Float].self) { parsed = v }
+            #expect(parsed.map(\.bitPattern) == vectors[0].map(\.bitPattern))
         }
     }
 }

@@ -19,5 +19,6 @@ public enum Migrations {
         Migration(version: 13, name: "workspace_notify", bytes: PackageResources._013_workspace_notify_sql),
         Migration(version: 14, name: "rate_limits", bytes: PackageResources._014_rate_limits_sql),
         Migration(version: 15, name: "chunk_graph", bytes: PackageResources._015_chunk_graph_sql),
+        Migration(version: 16, name: "chunk_checks", bytes: PackageResources._016_chunk_checks_sql),
     ]
 }

@@ -60,6 +60,8 @@ public struct FileIndexStatusRecord: Sendable, Equatable {
 public struct ChunkRepository: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// pgvector's type OIDs in this database, for binary vector parameters.
+    private let vectorTypes = VectorTypes.Cache()
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
@@ -89,20 +91,21 @@ public struct ChunkRepository: Sendable {
 
     /// Chunks per write from which the rows are split between ``parallelWriters`` transactions.
     static let parallelFrom = 256
-    /// Transactions a big write is split into, each on its own connection: the HNSW insert is
-    /// most of the database's work per chunk and runs in the backend of the inserting
-    /// connection, so two connections insert on two cores.
+    /// Transactions a big write is split into, each on its own connection: the server parses,
+    /// checks and indexes a statement's rows in the backend of its connection, so two
+    /// connections write on two cores.
     static let parallelWriters = 2
 
     /// Stores `chunks` (of files in `workspace`, embedded by model `modelID`) and makes visible
     /// each file whose generation is complete. Answers the files made visible. A chunk of a file
     /// outside the workspace is skipped (the sink cannot write into another workspace).
     ///
-    /// The rows go in with COPY (``ChunkCopy``); a write of ``parallelFrom`` chunks or more is
-    /// split into ``parallelWriters`` contiguous parts written concurrently, each in its own
-    /// transaction. A part that was written before (a retried write, a resumed run) meets the
-    /// unique key of its earlier copy and is then written again as an upsert that overwrites
-    /// the same rows, so the result is the same either way. When the call throws, some parts may
+    /// The rows go in with one `INSERT … SELECT FROM unnest(…)` whose columns are binary arrays
+    /// (vectors as pgvector's binary form, ``VectorArray``: no float is formatted or parsed); a
+    /// write of ``parallelFrom`` chunks or more is split into ``parallelWriters`` contiguous parts
+    /// written concurrently, each in its own transaction. A part that was written before (a
+    /// retried write, a resumed run) meets the unique key of its earlier copy and is then written
+    /// again as an upsert that overwrites the same rows, so the result is the same either way. When the call throws, some parts may
     /// be stored: the caller writes the batch again, which that upsert absorbs.
     @discardableResult
     public func write(workspace: UUID, modelID: Int, chunks: [NewChunk]) async throws(NvisyError) -> [UUID] {
@@ -124,42 +127,51 @@ public struct ChunkRepository: Sendable {
                 for try await files in group { visible += files }
                 return visible
             }
-        } catch { throw PostgresErrors.wrap(error, "write chunks") }
+        } catch {
+            vectorTypes.forget()  // in case the extension was made again: look its types up anew
+            throw PostgresErrors.wrap(error, "write chunks")
+        }
     }
 
-    /// One transaction: COPY, else (a part written before) the upsert; then the publishing checks.
+    /// One transaction: the insert, else (a part written before) the overwriting insert; then the
+    /// publishing checks.
     private func writePart(_ chunks: [NewChunk], workspace: UUID, modelID: Int) async throws -> [UUID] {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                let files = try await ChunkCopy.files(Array(Set(chunks.map(\.fileID))), workspace: workspace, on: connection, logger: logger)
-                try await ChunkCopy.copy(chunks, files: files, workspace: workspace, modelID: modelID, on: connection, logger: logger)
+                try await insert(chunks, workspace: workspace, modelID: modelID, overwrite: false, on: connection)
                 return try await publish(chunks, modelID: modelID, on: connection)
             }
         } catch where PostgresErrors.isUniqueViolation(error) {
             return try await client.withTransaction(logger: logger) { connection in
-                try await upsert(chunks, workspace: workspace, modelID: modelID, on: connection)
+                try await insert(chunks, workspace: workspace, modelID: modelID, overwrite: true, on: connection)
                 return try await publish(chunks, modelID: modelID, on: connection)
             }
         }
     }
 
-    /// Inserts or overwrites `chunks` (the path for a batch written before).
-    private func upsert(_ chunks: [NewChunk], workspace: UUID, modelID: Int, on connection: PostgresConnection) async throws {
-        _ = try await connection.query("""
-            INSERT INTO chunks (id, workspace_id, file_id, file_version, index_run, position, page, section, start_offset,
-                                end_offset, text, token_count, tags, model_id, embedding)
-            SELECT u.id, \(workspace), u.file_id, f.version, u.run, u.position, NULLIF(u.page, -1), NULLIF(u.section, ''),
-                   u.start_offset, u.end_offset, u.text, u.tokens, f.tags, \(Int32(modelID)), u.embedding::vector
-            FROM unnest(\(chunks.map { _ in UUID.v7() }), \(chunks.map(\.fileID)), \(chunks.map(\.indexRun)),
-                        \(chunks.map { Int32($0.position) }), \(chunks.map { Int32($0.page ?? -1) }), \(chunks.map { $0.section ?? "" }),
-                        \(chunks.map { Int32($0.start) }), \(chunks.map { Int32($0.end) }), \(chunks.map(\.text)),
-                        \(chunks.map { Int32($0.tokenCount) }), \(chunks.map { Self.vectorText($0.vector) }))
-                 AS u(id, file_id, run, position, page, section, start_offset, end_offset, text, tokens, embedding)
-            JOIN files f ON f.id = u.file_id AND f.workspace_id = \(workspace)
+    /// Inserts `chunks` (of files in `workspace`; the others are skipped) in one statement, every
+    /// column a binary array; with `overwrite`, a chunk already stored (a batch written before)
+    /// is overwritten instead of violating the generation's unique key.
+    private func insert(_ chunks: [NewChunk], workspace: UUID, modelID: Int, overwrite: Bool, on connection: PostgresConnection) async throws {
+        let types = try await vectorTypes.get(on: connection, logger: logger)
+        let conflict = overwrite ? """
             ON CONFLICT (file_id, model_id, index_run, position) DO UPDATE SET
                 text = EXCLUDED.text, embedding = EXCLUDED.embedding, page = EXCLUDED.page, section = EXCLUDED.section,
                 start_offset = EXCLUDED.start_offset, end_offset = EXCLUDED.end_offset, token_count = EXCLUDED.token_count,
                 graphed = false, tsv = NULL  -- new text and vector: back to pending for the graph builder
+            """ : ""
+        _ = try await connection.query("""
+            INSERT INTO chunks (id, workspace_id, file_id, file_version, index_run, position, page, section, start_offset,
+                                end_offset, text, token_count, tags, model_id, embedding)
+            SELECT u.id, f.workspace_id, u.file_id, f.version, u.run, u.position, NULLIF(u.page, -1), NULLIF(u.section, ''),
+                   u.start_offset, u.end_offset, u.text, u.tokens, f.tags, \(Int32(modelID)), u.embedding
+            FROM unnest(\(UUID.v7Batch(count: chunks.count)), \(chunks.map(\.fileID)), \(chunks.map(\.indexRun)),
+                        \(chunks.map { Int32($0.position) }), \(chunks.map { Int32($0.page ?? -1) }), \(chunks.map { $0.section ?? "" }),
+                        \(chunks.map { Int32($0.start) }), \(chunks.map { Int32($0.end) }), \(chunks.map(\.text)),
+                        \(chunks.map { Int32($0.tokenCount) }), \(VectorArray(vectors: chunks.map(\.vector), types: types)))
+                 AS u(id, file_id, run, position, page, section, start_offset, end_offset, text, tokens, embedding)
+            JOIN files f ON f.id = u.file_id AND f.workspace_id = \(workspace)
+            \(unescaped: conflict)
             """, logger: logger).collect()
     }
 
@@ -243,7 +255,7 @@ public struct ChunkRepository: Sendable {
     /// pgvector's text form of a vector: `[0.1,0.2,...]`.
     public static func vectorText(_ vector: [Float]) -> String {
         var buffer = ByteBuffer()
-        ChunkCopy.writeVector(vector, to: &buffer)
+        VectorText.write(vector, to: &buffer)
         return String(buffer: buffer)
     }
 }

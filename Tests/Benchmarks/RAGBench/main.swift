@@ -191,6 +191,9 @@ for _ in 0..<2 {
     let spans = embedCalls.take()
     guard let first = spans.first, let last = spans.last else { break }
     let busy = spans.reduce(Duration.zero) { $0 + ($1.end - $1.start) }
+    if ProcessInfo.processInfo.environment["RAG_TRACE_CALLS"] != nil {
+        say("calls (start ms, duration ms): " + spans.map { "\(fmt(seconds($0.start - started) * 1000, 0))+\(fmt(seconds($0.end - $0.start) * 1000, 0))" }.joined(separator: " "))
+    }
     let gaps = zip(spans, spans.dropFirst()).reduce(Duration.zero) { $0 + ($1.1.start - $1.0.end) }
     say("rag indexing run, traced: \(fmt(seconds(time) * 1000, 0)) ms; model busy \(fmt(seconds(busy) * 1000, 0)) ms in \(spans.count) calls "
         + "(\(spans.map(\.texts).min() ?? 0)–\(spans.map(\.texts).max() ?? 0) texts); idle before its first call \(fmt(seconds(first.start - started) * 1000, 0)) ms, "
