@@ -120,7 +120,8 @@ class Embeddings(EmbeddingProvider[EmbeddingsConfig]):
                                        convert_to_numpy=True, show_progress_bar=False)
             else:
                 vectors = model.embed(texts, norm=self.config.normalize, batch_size=self.config.batch_size)
-            return [[float(x) for x in row] for row in vectors.tolist()]
+            # tolist() already gives Python floats (numpy converts float32 to double).
+            return vectors.tolist()
 
         return await asyncio.to_thread(run)
 
