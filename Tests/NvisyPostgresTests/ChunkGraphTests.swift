@@ -86,6 +86,37 @@ struct ChunkGraphTests {
                 VALUES ('\(UUID())', '\(ws)', '\(file)', 1, 1, 0, 3, 'new', 1, \(model), '[0,1,0]') RETURNING id::text
                 """)
             #expect(try await strings("SELECT text FROM chunks WHERE NOT graphed") == ["new"])
+            // 0016: the model in use got its dimension check (the row trigger is gone), and a
+            // chunk can only name its file's workspace.
+            #expect(try await strings("SELECT count(*)::text FROM pg_trigger WHERE tgname = 'chunks_check_dimension'") == ["0"])
+            let other = UUID()
+            _ = try await strings("INSERT INTO workspaces (id, name) VALUES ('\(other)', 'other') RETURNING id::text")
+            for (workspace, vector, constraint) in [(ws, "[1,0,0,0]", "chunks_dims_m\(model)"), (other, "[1,0,0]", "chunks_file_in_workspace")] {
+                do {
+                    _ = try await strings("""
+                        INSERT INTO chunks (id, workspace_id, file_id, file_version, position, start_offset, end_offset, text, token_count, model_id, embedding)
+                        VALUES ('\(UUID())', '\(workspace)', '\(file)', 1, 2, 0, 3, 'bad', 1, \(model), '\(vector)') RETURNING id::text
+                        """)
+                    Issue.record("a chunk breaking \(constraint) was stored")
+                } catch let error as PSQLError {
+                    #expect(error.serverInfo?[.constraintName] == constraint, "\(String(reflecting: error))")
+                }
+            }
+        }
+    }
+
+    @Test("a model registered after 0016 gets its dimension check with its index; registering again adds nothing")
+    func newModelCheck() async throws {
+        let db = NvisyDatabase(url: try DatabaseURL(try await TestPostgres.freshDatabase("chunkcheck")), logger: TestPostgres.logger)
+        try await withRunningClient(db.client) {
+            try await MigrationRunner(client: db.client, migrations: Migrations.all, logger: TestPostgres.logger).migrate()
+            let repository = ChunkRepository(client: db.client, logger: TestPostgres.logger)
+            let model = try await repository.modelID(name: "new/model", dimensions: 4)
+            #expect(try await repository.modelID(name: "new/model", dimensions: 4) == model)
+            var checks: [String] = []
+            for try await c in try await db.client.query("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = \("chunks_dims_m\(model)")",
+                                                         logger: TestPostgres.logger).decode(String.self) { checks.append(c) }
+            #expect(checks.count == 1 && checks[0].contains("vector_dims(embedding) = 4"), "\(checks)")
         }
     }
 }
