@@ -60,16 +60,17 @@ struct BuiltinGatheringTests {
         }
     }
 
-    /// `slow`: gathers 32; its first call lasts until `upstream` has passed on `until` items (or
-    /// 5 s went by), and records whether that happened.
+    /// `slow`: gathers 32; its first call lasts until `upstream` has passed on a batch (32) more
+    /// than that call holds (or 5 s went by), and records whether that happened. The first call
+    /// may hold fewer than 32 items (a quiet window on a loaded machine sends a partial batch).
     final class FirstCallWaits: BuiltinTransform {
         let upstream: Counting
-        let until: Int
         let reached = Mutex<Bool?>(nil)
-        init(upstream: Counting, until: Int) { (self.upstream, self.until) = (upstream, until) }
+        init(upstream: Counting) { self.upstream = upstream }
         var preferredBatchSize: Int? { 32 }
         func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
             if reached.withLock({ $0 == nil }) {
+                let until = items.count + 32
                 let deadline = ContinuousClock.now + .seconds(5)
                 while upstream.passed.load(ordering: .relaxed) < until, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
                 let passed = upstream.passed.load(ordering: .relaxed)
@@ -85,9 +86,10 @@ struct BuiltinGatheringTests {
             try await ExecutorTests.sourceTable(client, 200)
             try await createPeopleTable(client, "dst")
             let counting = Counting()
-            // Two batches' worth upstream while the first call runs: only possible if this node
-            // takes input during the call (the channel hands a batch over only to a receiver).
-            let slow = FirstCallWaits(upstream: counting, until: 64)
+            // A batch's worth more upstream while the first call runs: only possible if this node
+            // takes input during the call (the channel hands a batch over only to a receiver;
+            // without that, upstream gets one batch of 7 ahead at most).
+            let slow = FirstCallWaits(upstream: counting)
             let catalog = BuiltinTransformCatalog([
                 BuiltinTransformSpec(name: "count", accepts: nil, produces: nil) { _, _ in .success(counting) },
                 BuiltinTransformSpec(name: "slow", accepts: nil, produces: nil) { _, _ in .success(slow) }])

@@ -105,8 +105,9 @@ public struct ChunkRepository: Sendable {
     /// write of ``parallelFrom`` chunks or more is split into ``parallelWriters`` contiguous parts
     /// written concurrently, each in its own transaction. A part that was written before (a
     /// retried write, a resumed run) meets the unique key of its earlier copy and is then written
-    /// again as an upsert that overwrites the same rows, so the result is the same either way. When the call throws, some parts may
-    /// be stored: the caller writes the batch again, which that upsert absorbs.
+    /// again as an upsert that overwrites the same rows, so the result is the same either way.
+    /// When the call throws, some parts may be stored: the caller writes the batch again, which
+    /// that upsert absorbs.
     @discardableResult
     public func write(workspace: UUID, modelID: Int, chunks: [NewChunk]) async throws(NvisyError) -> [UUID] {
         guard !chunks.isEmpty else { return [] }
@@ -252,7 +253,7 @@ public struct ChunkRepository: Sendable {
         } catch { throw PostgresErrors.wrap(error, "read index status") }
     }
 
-    /// pgvector's text form of a vector: `[0.1,0.2,...]`.
+    /// pgvector's text form of a vector, every float exact (``VectorText``): `[0x19999ap-27,...]`.
     public static func vectorText(_ vector: [Float]) -> String {
         var buffer = ByteBuffer()
         VectorText.write(vector, to: &buffer)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A built-in node that gathers its input into the batches its transform prefers
 /// (``BuiltinTransform/preferredBatchSize``).
@@ -23,14 +24,19 @@ extension NodeRunner {
         // a receiver), and the model would wait for them between calls.
         try await withThrowingTaskGroup(of: Void.self) { calls in
             var held: [Flow] = []
-            var calling = false
+            /// The call in flight, if any: set once it has returned.
+            var call: CallFinished?
             func apply(_ count: Int) async throws {
                 let batch = Array(held.prefix(count))
                 held.removeFirst(count)
-                if calling { try await calls.next() }
+                if call != nil { try await calls.next() }
                 state.received(batch.count)  // in flight until applied, as in a gathering sink
-                calls.addTask { try await self.builtin(t, batch) }
-                calling = true
+                let finished = CallFinished()
+                calls.addTask {
+                    defer { finished.set() }
+                    try await self.builtin(t, batch)
+                }
+                call = finished
             }
             while true {
                 let next: [Flow]?
@@ -39,14 +45,15 @@ extension NodeRunner {
                 case .timedOut:
                     try Task.checkCancellation()
                     // Upstream is quiet: a partial batch goes out, but not while a call runs,
-                    // which the partial would only queue behind; the call's end is waited for
-                    // and the window starts again.
-                    if calling {
+                    // which the partial would only queue behind: the node goes on receiving
+                    // (a slow upstream still fills the next batch meanwhile) and looks again
+                    // after the next window.
+                    if let running = call {
+                        guard running.isSet else { continue }
                         try await calls.next()
-                        calling = false
-                    } else {
-                        try await apply(held.count)
+                        call = nil
                     }
+                    try await apply(held.count)
                     continue
                 case .finished: next = nil
                 }
@@ -61,4 +68,12 @@ extension NodeRunner {
         }
         try Task.checkCancellation()
     }
+}
+
+/// Set when a gathering node's call has returned, so the node can tell, without waiting, whether
+/// a partial batch may go out.
+final class CallFinished: Sendable {
+    private let finished = Atomic<Bool>(false)
+    var isSet: Bool { finished.load(ordering: .acquiring) }
+    func set() { finished.store(true, ordering: .releasing) }
 }
