@@ -33,7 +33,10 @@ struct BuiltinGatheringTests {
             let plan = try await PipelineCompiler(host: try await RuntimeTestSupport.host(), connections: StaticConnectionResolver([
                 "src": tableConnection(url, "src", pageSize: pageSize), "dst": tableConnection(url, "dst")]),
                 builtins: BuiltinTransformCatalog([spec])).compile(definition)
-            let result = await executor.run(plan, runId: UUID(), options: RunOptions(batchSize: pageSize))
+            // A window no page of the source takes on a loaded machine: every batch but the last is
+            // then a full one (the 10 ms default sends a partial batch when a page is slower).
+            let options = RunOptions(batchSize: pageSize, gatherWindow: .seconds(2))
+            let result = await executor.run(plan, runId: UUID(), options: options)
             #expect(result.status == .completed, "\(String(describing: result.error))")
             return (recording.sizes, try await client.int("SELECT count(*)::int FROM dst"))
         }

@@ -9,13 +9,9 @@ import Synchronization
 /// would call the model once per document with a third of its batch, which costs the model
 /// more per text. The node applies the transform to exactly `size` items whenever it holds
 /// that many, carrying the rest over; what it holds goes out once its inbox has given nothing
-/// for ``gatherWindow`` or has ended. Held items are not acknowledged, so checkpoints never pass
-/// them.
+/// for ``RunOptions/gatherWindow`` or has ended. Held items are not acknowledged, so
+/// checkpoints never pass them.
 extension NodeRunner {
-    /// How long a partial batch waits for more input: long enough for the next document to be
-    /// partitioned and chunked, short beside a model call on a slow upstream.
-    static let gatherWindow = Duration.milliseconds(10)
-
     func runGatheringBuiltin(_ t: any BuiltinTransform, size: Int) async throws {
         guard let inbox else { return }
         // One call at a time, in order, but the node keeps receiving while a call runs, so the
@@ -40,7 +36,7 @@ extension NodeRunner {
             }
             while true {
                 let next: [Flow]?
-                switch await Self.next(from: inbox.channel, holding: !held.isEmpty, within: Self.gatherWindow) {
+                switch await Self.next(from: inbox.channel, holding: !held.isEmpty, within: options.gatherWindow) {
                 case .batch(let b): next = b
                 case .timedOut:
                     try Task.checkCancellation()

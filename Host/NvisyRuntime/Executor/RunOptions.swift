@@ -27,11 +27,15 @@ public struct RunOptions: Sendable, Hashable {
     /// … but a sink holding gathered items writes them after this long, even short of
     /// `sinkBatchSize`, so a slow or idle source never keeps items unwritten.
     public var sinkFlushInterval: Duration = .milliseconds(500)
+    /// How long a built-in that gathers its input into bigger batches (`embed`: a model's batch)
+    /// waits for more before applying a partial one: long enough for the next document to be
+    /// partitioned and chunked, short beside a model call on a slow upstream.
+    public var gatherWindow: Duration = .milliseconds(10)
 
     public init(batchSize: Int = 500, checkpointEveryItems: Int = 1000, checkpointInterval: Duration = .seconds(1),
                 progressInterval: Duration = .seconds(1), retry: RetryPolicy = RetryPolicy(), errorBudget: Int = 100,
                 callOptions: ProviderCallOptions? = nil, objectBatchSize: Int = 4, sinkBatchSize: Int? = nil,
-                sinkFlushInterval: Duration = .milliseconds(500)) {
+                sinkFlushInterval: Duration = .milliseconds(500), gatherWindow: Duration = .milliseconds(10)) {
         self.batchSize = max(1, batchSize)
         self.objectBatchSize = max(1, objectBatchSize)
         self.checkpointEveryItems = max(1, checkpointEveryItems)
@@ -42,6 +46,7 @@ public struct RunOptions: Sendable, Hashable {
         self.callOptions = callOptions
         self.sinkBatchSize = sinkBatchSize.map { max(1, $0) }
         self.sinkFlushInterval = sinkFlushInterval
+        self.gatherWindow = gatherWindow
     }
 }
 
