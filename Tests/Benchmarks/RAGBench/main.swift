@@ -85,7 +85,8 @@ for start in stride(from: 0, to: indexSentences.count, by: 200) {
 }
 let embedCalls = CallLog()
 await host.registerBuiltin(plugin: "bench", version: "bench", providers: [
-    BenchDocumentsFactory(documents: documents), BenchDiscardFactory(), BenchTracedFactory(inner: embedder, calls: embedCalls)])
+    BenchDocumentsFactory(documents: documents), BenchDocumentsFactory(documents: documents, parsed: true), BenchDiscardFactory(),
+    BenchTracedFactory(inner: embedder, calls: embedCalls)])
 /// The indexing template's embed batch (KnowledgeBase.embedBatch in the server).
 let embedBatch = 128
 let definition = PipelineDefinition(
@@ -138,10 +139,10 @@ let graph = ChunkGraph(client: client, logger: logger)
 }
 
 /// The model alone on the same chunk texts, `batch` texts per call.
-@MainActor func embedOnce(_ texts: [String], batch: Int) async throws -> (Duration, [[Float]]) {
+@MainActor func embedOnce(_ texts: [String], batch: Int, with model: any EmbeddingInstance = embedder) async throws -> (Duration, [[Float]]) {
     var vectors: [[Float]] = []
     let time = try await clock.measure {
-        for start in stride(from: 0, to: texts.count, by: batch) { vectors += try await embedder.embed(Array(texts[start..<min(start + batch, texts.count)])) }
+        for start in stride(from: 0, to: texts.count, by: batch) { vectors += try await model.embed(Array(texts[start..<min(start + batch, texts.count)])) }
     }
     return (time, vectors)
 }
@@ -184,20 +185,55 @@ say("rag indexing then the HNSW graph (built in the background once indexing is 
     "process \(fmt(median(cpu.map { $0[keyPath: k].process }), 3)) s, machine \(fmt(median(cpu.map { $0[keyPath: k].machine }), 3)) s"
 }
 say("rag CPU per round (medians): model alone at \(embedBatch) \(cpuLine(\.embed)); template into a discarding sink \(cpuLine(\.discard)); indexing run \(cpuLine(\.index))")
-// Where the indexing time goes, part 3: a diagnostic indexing run (not one of the rounds) with the
-// model behind a wrapper that records each call, to tell how long the model had nothing to do.
-for _ in 0..<2 {
-    let (time, _, _, started) = try await indexOnce(model: "bench/traced")
+// Where the indexing time goes, part 3: diagnostic runs (not among the rounds) with the model
+// behind a wrapper that records each call: how long the model was busy, and how long it had
+// nothing to do — in an indexing run, in the template into a discarding sink (no database), and
+// the model alone (the baseline's calls).
+/// `body` answers when the measured work started and how long it took (an indexing run leaves
+/// out emptying the table before and the graph after).
+@MainActor func traced(_ label: String, _ body: () async throws -> (started: ContinuousClock.Instant, time: Duration)) async rethrows {
+    _ = embedCalls.take()
+    let (started, time) = try await body()
     let spans = embedCalls.take()
-    guard let first = spans.first, let last = spans.last else { break }
+    guard let first = spans.first, let last = spans.last else { return }
     let busy = spans.reduce(Duration.zero) { $0 + ($1.end - $1.start) }
     if ProcessInfo.processInfo.environment["RAG_TRACE_CALLS"] != nil {
         say("calls (start ms, duration ms): " + spans.map { "\(fmt(seconds($0.start - started) * 1000, 0))+\(fmt(seconds($0.end - $0.start) * 1000, 0))" }.joined(separator: " "))
     }
     let gaps = zip(spans, spans.dropFirst()).reduce(Duration.zero) { $0 + ($1.1.start - $1.0.end) }
-    say("rag indexing run, traced: \(fmt(seconds(time) * 1000, 0)) ms; model busy \(fmt(seconds(busy) * 1000, 0)) ms in \(spans.count) calls "
+    say("rag \(label), traced: \(fmt(seconds(time) * 1000, 0)) ms; model busy \(fmt(seconds(busy) * 1000, 0)) ms in \(spans.count) calls "
         + "(\(spans.map(\.texts).min() ?? 0)–\(spans.map(\.texts).max() ?? 0) texts); idle before its first call \(fmt(seconds(first.start - started) * 1000, 0)) ms, "
-        + "between calls \(fmt(seconds(gaps) * 1000, 0)) ms, after its last \(fmt(seconds(started + time - last.end) * 1000, 0)) ms")
+        + "between calls \(fmt(seconds(gaps) * 1000, 0)) ms, after its last \(fmt(seconds(last.end.duration(to: started + time)) * 1000, 0)) ms")
+}
+let tracedDiscardPlan = try await templatePlan(sink: ResolvedConnection(provider: "bench/discard", config: [:]), model: "bench/traced")
+let tracedModel = BenchTracedEmbedding(descriptor: embedder.descriptor, inner: embedder, calls: embedCalls)
+// … and without the Python partitioner (documents as it would give them), to tell its share.
+let unpartitionedPlan = try await PipelineCompiler(host: host, connections: StaticConnectionResolver([
+    "docs": ResolvedConnection(provider: "bench/parsed", config: [:]),
+    "emb": ResolvedConnection(provider: "bench/traced", config: [:]),
+    "kb": ResolvedConnection(provider: "bench/discard", config: [:]),
+])).compile(PipelineDefinition(nodes: definition.nodes.filter { $0.id != "documents" },
+                               edges: [.init(from: "docs", to: "chunk"), .init(from: "chunk", to: "embed"), .init(from: "embed", to: "kb")]))
+for _ in 0..<2 {
+    try await traced("indexing run") {
+        let run = try await indexOnce(model: "bench/traced")
+        return (run.started, run.index)
+    }
+    await traced("template into a discarding sink") {
+        let started = ContinuousClock.now
+        _ = await executor.run(tracedDiscardPlan, runId: UUID(), options: RunOptions(batchSize: 64))
+        return (started, .now - started)
+    }
+    await traced("template without the partitioner into a discarding sink") {
+        let started = ContinuousClock.now
+        _ = await executor.run(unpartitionedPlan, runId: UUID(), options: RunOptions(batchSize: 64))
+        return (started, .now - started)
+    }
+    try await traced("model alone") {
+        let started = ContinuousClock.now
+        _ = try await embedOnce(chunkTexts, batch: embedBatch, with: tracedModel)
+        return (started, .now - started)
+    }
 }
 let (sinkAlone, sinkCPU) = try await chunkWritesAlone(vectors: chunkVectors)
 say("rag indexing stages: the template into a discarding sink \(fmt(median(rounds.map(\.discard)), 0)) chunks/s (ratio \(fmt(median(rounds.map { $0.discard / $0.embed })))x); the chunk writes alone (repository, before the graph) \(fmt(Double(chunkTexts.count) / seconds(sinkAlone), 0)) chunks/s, CPU process \(fmt(sinkCPU.process, 3)) s, machine \(fmt(sinkCPU.machine, 3)) s")

@@ -101,10 +101,13 @@ class Embeddings(EmbeddingProvider[EmbeddingsConfig]):
     name = "embeddings"
     config_model = EmbeddingsConfig
 
+    def _key(self) -> tuple[Any, ...]:
+        return (MINILM,) if self.config.model == MINILM else ("wordllama", self.config.dimensions)
+
     def _model(self) -> Any:
         if self.config.model == MINILM:
-            return _cached((MINILM,), _minilm)
-        return _cached(("wordllama", self.config.dimensions), lambda: _wordllama(self.config.dimensions))
+            return _cached(self._key(), _minilm)
+        return _cached(self._key(), lambda: _wordllama(self.config.dimensions))
 
     async def check(self) -> None:
         await asyncio.to_thread(self._model)
@@ -112,7 +115,9 @@ class Embeddings(EmbeddingProvider[EmbeddingsConfig]):
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        model = await asyncio.to_thread(self._model)
+        # A loaded model is taken as is: only its first load goes to a worker thread (a hop there
+        # and back costs each call a wake-up of two threads).
+        model = _models.get(self._key()) or await asyncio.to_thread(self._model)
 
         def run() -> list[list[float]]:
             if self.config.model == MINILM:
