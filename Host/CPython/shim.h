@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <malloc.h>
 
 #define PY_SSIZE_T_CLEAN
 // Without -I (the CPython target has no pkg-config: NvisyPlugins links libpython itself); every
@@ -73,6 +74,18 @@ static inline PyObject *nvisy_py_cfunction(const char *name, PyCFunction fn, int
 /// handlers (the host owns SIGINT/SIGTERM), and `program_name`/`executable` set to the venv's
 /// `bin/python`, so `sys.prefix` is the venv and `sys.path` is the stdlib + its site-packages.
 /// Returns NULL on success, or a malloc'd error message.
+// glibc's malloc for a process that runs models in embedded Python (called before the interpreter
+// starts). A model call allocates tens of MB of temporaries (wordllama: ≈ 26 MB of token vectors
+// per 128 texts): above the default mmap threshold each is mapped, touched page by page (the kernel
+// zeroes every page) and unmapped again, call after call — ≈ 12 % of the model's CPU measured on
+// scripts/bench-rag.sh. Allocations below 64 MB come from the heap instead and are reused; freed
+// memory goes back to the system once 128 MB of it sits at the top of the heap. An operator's own
+// MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ take precedence. Answers whether it tuned.
+static inline int nvisy_tune_malloc_for_models(void) {
+    if (getenv("MALLOC_MMAP_THRESHOLD_") || getenv("MALLOC_TRIM_THRESHOLD_")) return 0;
+    return mallopt(M_MMAP_THRESHOLD, 64 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 128 << 20) == 1;
+}
+
 static inline char *nvisy_py_initialize(const char *venv_python) {
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);

@@ -92,6 +92,7 @@ final class PythonInterpreter: @unchecked Sendable {
 
     private func run(python: String, ready: DispatchSemaphore) {
         let started = ContinuousClock.now
+        _ = nvisy_tune_malloc_for_models()
         if let err = nvisy_py_initialize(python) {
             startError = NvisyError.unavailable("cannot initialise embedded Python with \(python): \(String(cString: err))")
             free(err)
