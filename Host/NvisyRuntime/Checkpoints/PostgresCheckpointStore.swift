@@ -29,7 +29,7 @@ public struct PostgresCheckpointStore: CheckpointStore {
         guard !saved.isEmpty else { return }
         try await guarded {
             let nodes = saved.map(\.nodeId), tokens = saved.map { ByteBuffer(bytes: $0.resumeToken!) }, items = saved.map { Int64($0.items) }
-            try await client.query("""
+            _ = try await client.query("""
                 INSERT INTO run_checkpoints (run_id, node_id, resume_token, items)
                 SELECT \(run), n, t, i FROM unnest(\(nodes)::text[], \(tokens)::bytea[], \(items)::bigint[]) AS u(n, t, i)
                 ON CONFLICT (run_id, node_id) DO UPDATE
@@ -41,7 +41,7 @@ public struct PostgresCheckpointStore: CheckpointStore {
     public func record(run: UUID, errors: [RunItemError]) async throws {
         guard !errors.isEmpty else { return }
         try await guarded {
-            try await client.query("""
+            _ = try await client.query("""
                 INSERT INTO run_item_errors (run_id, node_id, item_token, message, retry_class, created_at)
                 SELECT \(run), n, t, m, r, a
                 FROM unnest(\(errors.map(\.nodeId))::text[], \(errors.map(\.itemToken))::text[], \(errors.map(\.message))::text[],
