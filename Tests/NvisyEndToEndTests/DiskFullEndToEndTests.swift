@@ -25,17 +25,36 @@ struct DiskFullEndToEndTests {
         return -1
     }
 
+    /// A nats-server whose JetStream file store holds 6 MB, answering on its monitoring port.
+    /// Its ports are free when picked but may be taken before it binds them (other tests pick
+    /// ports at the same time): then it exits, and it is started again on new ones.
+    static func startSmallStore() async throws -> (W.Started, port: Int, monitor: Int) {
+        var lastLog = ""
+        for _ in 0..<3 {
+            let natsPort = try FreePort.loopback(), monitor = try FreePort.loopback()
+            let dir = TestPostgres.temporaryDirectory("e2e-full-nats")
+            let config = dir.appendingPathComponent("nats.conf")
+            try """
+                listen: 127.0.0.1:\(natsPort)
+                http: 127.0.0.1:\(monitor)
+                jetstream { store_dir: "\(dir.appendingPathComponent("store").path)", max_file_store: 6MB, max_memory_store: 16MB }
+                """.write(to: config, atomically: true, encoding: .utf8)
+            let nats = try W.start(W.natsServer, ["-c", config.path], name: "e2e-full-nats")
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, kill(nats.pid, 0) == 0 {
+                if await NvisyBinary.get(port: monitor, path: "/healthz")?.status == 200 { return (nats, natsPort, monitor) }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            await W.stop(nats)
+            lastLog = nats.output
+        }
+        throw NvisyError.unavailable("nats-server did not start: \(lastLog)")
+    }
+
     @Test("an upload larger than the store's free space: 507 problem, no partial file, the host keeps serving")
     func fullStoreRefusesCleanly() async throws {
-        let natsPort = try FreePort.loopback(), monitor = try FreePort.loopback()
-        let dir = TestPostgres.temporaryDirectory("e2e-full-nats")
-        let config = dir.appendingPathComponent("nats.conf")
-        try """
-            listen: 127.0.0.1:\(natsPort)
-            http: 127.0.0.1:\(monitor)
-            jetstream { store_dir: "\(dir.appendingPathComponent("store").path)", max_file_store: 6MB, max_memory_store: 16MB }
-            """.write(to: config, atomically: true, encoding: .utf8)
-        var processes = [try W.start(W.natsServer, ["-c", config.path], name: "e2e-full-nats")]
+        let (nats, natsPort, monitor) = try await Self.startSmallStore()
+        var processes = [nats]
         func cleanUp() async { for p in processes.reversed() { await W.stop(p) } }
         do {
             let (serve, port) = try await NATSRestartEndToEndTests.serve(databaseURL: try await TestPostgres.freshDatabase("e2e_full"),
