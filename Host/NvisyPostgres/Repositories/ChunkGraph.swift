@@ -10,8 +10,9 @@ import PostgresNIO
 /// scans of the pending chunks (``ChunkSearch``), so a write costs the row but not the graph
 /// insert, the tsvector and its GIN entries, which together cost more per chunk than embedding
 /// the text with the local model. ``graph(limit:)`` marks a batch of pending chunks graphed and
-/// fills their `tsv`; that one update inserts them into the HNSW and GIN indexes. Several hosts may graph at once: batches are claimed with
-/// `FOR UPDATE SKIP LOCKED`, and a chunk that a re-index deletes meanwhile is simply gone.
+/// fills their `tsv`; that one update inserts them into the HNSW and GIN indexes. Several hosts
+/// may graph at once: batches are claimed with `FOR UPDATE SKIP LOCKED`, and a chunk that a
+/// re-index deletes meanwhile is simply gone.
 public struct ChunkGraph: Sendable {
     let client: PostgresClient
     let logger: Logger

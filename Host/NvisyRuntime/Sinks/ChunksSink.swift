@@ -68,9 +68,9 @@ final class ChunksSink: SinkInstance {
 
     /// Chunks per write: one transaction (one commit, one round of publishing checks) per 512
     /// chunks instead of per document, yet small enough that the database stores the first
-    /// chunks while the model still embeds the rest — a write of
-    /// thousands would only start when most of a run's chunks are embedded. A run ending or a
-    /// quiet pipeline flushes sooner (``RunOptions/sinkFlushInterval``).
+    /// chunks while the model still embeds the rest — a write of thousands would only start when
+    /// most of a run's chunks are embedded. A run ending or a quiet pipeline flushes sooner
+    /// (``RunOptions/sinkFlushInterval``).
     static let writeSize = 512
     var preferredWriteSize: Int? { Self.writeSize }
 

@@ -97,13 +97,17 @@ let definition = PipelineDefinition(
     edges: [.init(from: "docs", to: "documents"), .init(from: "documents", to: "chunk"), .init(from: "chunk", to: "embed"), .init(from: "embed", to: "kb")])
 let executor = PipelineExecutor(host: host, checkpoints: PostgresCheckpointStore(client: client, logger: logger), logger: logger)
 /// The template compiled with `sink` as its `kb` connection (and `model` as its embedding
-/// provider: the traced wrapper only in the diagnostic run after the measured rounds).
-@MainActor func templatePlan(sink: ResolvedConnection, model: String = "local/embeddings") async throws -> ExecutionPlan {
-    try await PipelineCompiler(host: host, connections: StaticConnectionResolver([
-        "docs": ResolvedConnection(provider: "bench/documents", config: [:]),
+/// provider: the traced wrapper only in the diagnostic runs after the measured rounds); with
+/// `partitioned: false`, without its partitioner, the documents coming as it would give them.
+@MainActor func templatePlan(sink: ResolvedConnection, model: String = "local/embeddings", partitioned: Bool = true) async throws -> ExecutionPlan {
+    let plan = partitioned ? definition : PipelineDefinition(
+        nodes: definition.nodes.filter { $0.id != "documents" },
+        edges: [.init(from: "docs", to: "chunk"), .init(from: "chunk", to: "embed"), .init(from: "embed", to: "kb")])
+    return try await PipelineCompiler(host: host, connections: StaticConnectionResolver([
+        "docs": ResolvedConnection(provider: partitioned ? "bench/documents" : "bench/parsed", config: [:]),
         "emb": ResolvedConnection(provider: model, config: [:]),
         "kb": sink,
-    ])).compile(definition)
+    ])).compile(plan)
 }
 // Where the indexing time goes, part 1: the same template into a sink that keeps nothing (run
 // once here to warm up every provider of the template, as the model alone is above; measured
@@ -206,34 +210,30 @@ say("rag CPU per round (medians): model alone at \(embedBatch) \(cpuLine(\.embed
         + "(\(spans.map(\.texts).min() ?? 0)–\(spans.map(\.texts).max() ?? 0) texts); idle before its first call \(fmt(seconds(first.start - started) * 1000, 0)) ms, "
         + "between calls \(fmt(seconds(gaps) * 1000, 0)) ms, after its last \(fmt(seconds(last.end.duration(to: started + time)) * 1000, 0)) ms")
 }
-let tracedDiscardPlan = try await templatePlan(sink: ResolvedConnection(provider: "bench/discard", config: [:]), model: "bench/traced")
-let tracedModel = BenchTracedEmbedding(descriptor: embedder.descriptor, inner: embedder, calls: embedCalls)
+/// When `work` started and how long it took.
+@MainActor func timed(_ work: () async throws -> Void) async rethrows -> (started: ContinuousClock.Instant, time: Duration) {
+    let started = ContinuousClock.now
+    try await work()
+    return (started, .now - started)
+}
+let discardSink = ResolvedConnection(provider: "bench/discard", config: [:])
+let tracedDiscardPlan = try await templatePlan(sink: discardSink, model: "bench/traced")
 // … and without the Python partitioner (documents as it would give them), to tell its share.
-let unpartitionedPlan = try await PipelineCompiler(host: host, connections: StaticConnectionResolver([
-    "docs": ResolvedConnection(provider: "bench/parsed", config: [:]),
-    "emb": ResolvedConnection(provider: "bench/traced", config: [:]),
-    "kb": ResolvedConnection(provider: "bench/discard", config: [:]),
-])).compile(PipelineDefinition(nodes: definition.nodes.filter { $0.id != "documents" },
-                               edges: [.init(from: "docs", to: "chunk"), .init(from: "chunk", to: "embed"), .init(from: "embed", to: "kb")]))
+let unpartitionedPlan = try await templatePlan(sink: discardSink, model: "bench/traced", partitioned: false)
+let tracedModel = BenchTracedEmbedding(descriptor: embedder.descriptor, inner: embedder, calls: embedCalls)
 for _ in 0..<2 {
     try await traced("indexing run") {
         let run = try await indexOnce(model: "bench/traced")
         return (run.started, run.index)
     }
     await traced("template into a discarding sink") {
-        let started = ContinuousClock.now
-        _ = await executor.run(tracedDiscardPlan, runId: UUID(), options: RunOptions(batchSize: 64))
-        return (started, .now - started)
+        await timed { _ = await executor.run(tracedDiscardPlan, runId: UUID(), options: RunOptions(batchSize: 64)) }
     }
     await traced("template without the partitioner into a discarding sink") {
-        let started = ContinuousClock.now
-        _ = await executor.run(unpartitionedPlan, runId: UUID(), options: RunOptions(batchSize: 64))
-        return (started, .now - started)
+        await timed { _ = await executor.run(unpartitionedPlan, runId: UUID(), options: RunOptions(batchSize: 64)) }
     }
     try await traced("model alone") {
-        let started = ContinuousClock.now
-        _ = try await embedOnce(chunkTexts, batch: embedBatch, with: tracedModel)
-        return (started, .now - started)
+        try await timed { _ = try await embedOnce(chunkTexts, batch: embedBatch, with: tracedModel) }
     }
 }
 let (sinkAlone, sinkCPU) = try await chunkWritesAlone(vectors: chunkVectors)
