@@ -23,9 +23,6 @@ import Testing
             let elapsed = ContinuousClock.now - started
             #expect(got.count == 1)
             let request = try #require(got.first)
-            // About 0.1 s on an idle machine (dispatch every 50 ms here); the bound leaves room for a
-            // machine busy with the rest of the suite running in parallel.
-            #expect(elapsed < .seconds(3), "a healthy receiver gets the event within a second or so (took \(elapsed))")
             #expect(request.headers["webhook-id"] == event.id.uuidString.lowercased())
             #expect(request.headers["x-team"] == "data")
             #expect(request.headers["content-type"] == "application/json")
@@ -44,6 +41,11 @@ import Testing
                 try await env.webhooks.repository.listDeliveries(webhookID: hook.id, before: nil, limit: 10).items.first?.status == .succeeded
             }
             #expect(ok)
+            // Delivered by the first attempt: no timeout, no retry (≈ 0.1 s on an idle machine with
+            // dispatch every 50 ms here). A wall-clock bound cannot tell that apart on a loaded CI
+            // machine (3.2 s seen for a first-attempt delivery), and a retry here comes 0.3 s later.
+            let delivery = try await env.webhooks.repository.listDeliveries(webhookID: hook.id, before: nil, limit: 10).items.first
+            #expect(delivery?.attempts == 1 && delivery?.lastStatusCode == 200, "took \(elapsed): \(String(describing: delivery))")
             try await Task.sleep(for: .milliseconds(200))
             #expect(receiver.requests.count == 1)
         }
