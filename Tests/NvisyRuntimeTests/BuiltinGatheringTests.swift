@@ -107,4 +107,63 @@ struct BuiltinGatheringTests {
             #expect(try await client.int("SELECT count(*)::int FROM dst") == 200)
         }
     }
+
+    /// `split`: gathers 32 and tells the executor its call is done at once; then the first batch
+    /// makes its outputs only once the second batch's call has started (or 5 s went by), and
+    /// records whether that happened.
+    final class CallThenSlowOutputs: BuiltinTransform {
+        let started = Atomic<Int>(0)
+        let overlapped = Mutex<Bool?>(nil)
+        var preferredBatchSize: Int? { 32 }
+        func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
+            items.map { .success([$0]) }
+        }
+        func apply(_ items: [ProviderItem], called: @Sendable () -> Void) async -> [Result<[ProviderItem], NvisyError>] {
+            let call = started.add(1, ordering: .relaxed).newValue
+            called()
+            if call == 1 {
+                let deadline = ContinuousClock.now + .seconds(5)
+                while started.load(ordering: .relaxed) < 2, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+                overlapped.withLock { $0 = started.load(ordering: .relaxed) >= 2 }
+            }
+            return items.map { .success([$0]) }
+        }
+    }
+
+    /// `ids`: passes items on unchanged, recording their `id` in the order they arrive.
+    final class ArrivalOrder: BuiltinTransform {
+        let ids = Mutex<[Int]>([])
+        var preferredBatchSize: Int? { nil }
+        func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>] {
+            let seen = items.compactMap { (try? $0.jsonMetadata())?["id"]?.doubleValue.map(Int.init) }
+            ids.withLock { $0 += seen }
+            return items.map { .success([$0]) }
+        }
+    }
+
+    @Test("a gathering node starts the next call once the transform says its call is done, while the previous outputs are made; outputs still leave in order")
+    func nextCallDuringOutputs() async throws {
+        try await withRuntimeDatabase { url, client, executor in
+            try await ExecutorTests.sourceTable(client, 200)
+            try await createPeopleTable(client, "dst")
+            let split = CallThenSlowOutputs()
+            let order = ArrivalOrder()
+            let catalog = BuiltinTransformCatalog([
+                BuiltinTransformSpec(name: "split", accepts: nil, produces: nil) { _, _ in .success(split) },
+                BuiltinTransformSpec(name: "ids", accepts: nil, produces: nil) { _, _ in .success(order) }])
+            let definition = PipelineDefinition(
+                nodes: [.source("in", connection: "src"), .transform("s", "split"), .transform("o", "ids"), .sink("out", connection: "dst")],
+                edges: [.init(from: "in", to: "s"), .init(from: "s", to: "o"), .init(from: "o", to: "out")])
+            let plan = try await PipelineCompiler(host: try await RuntimeTestSupport.host(), connections: StaticConnectionResolver([
+                "src": tableConnection(url, "src", pageSize: 50), "dst": tableConnection(url, "dst")]), builtins: catalog).compile(definition)
+            let result = await executor.run(plan, runId: UUID(), options: RunOptions(batchSize: 50))
+            #expect(result.status == .completed, "\(String(describing: result.error))")
+            // Before, the second call waited for the first batch's outputs to be passed on.
+            #expect(split.overlapped.withLock { $0 } == true)
+            // The first batch's outputs were made last, yet left first: ids arrive as the source read them.
+            let ids = order.ids.withLock { $0 }
+            #expect(ids == Array(0..<200), "\(ids.prefix(80))")
+            #expect(try await client.int("SELECT count(*)::int FROM dst") == 200)
+        }
+    }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A built-in node that gathers its input into the batches its transform prefers
 /// (``BuiltinTransform/preferredBatchSize``).
@@ -14,25 +13,33 @@ import Synchronization
 extension NodeRunner {
     func runGatheringBuiltin(_ t: any BuiltinTransform, size: Int) async throws {
         guard let inbox else { return }
-        // One call at a time, in order, but the node keeps receiving while a call runs, so the
-        // next batch is gathered by the time the model answers: without that the nodes before
-        // this one would stand still during every call (the channel hands over a batch only to
-        // a receiver), and the model would wait for them between calls.
+        // One call at a time, but the node keeps receiving while a call runs, so the next batch
+        // is gathered by the time the model answers: without that the nodes before this one
+        // would stand still during every call (the channel hands over a batch only to a
+        // receiver), and the model would wait for them between calls. The next call starts as
+        // soon as the model has answered, while the previous batch's outputs are still being
+        // made and passed on (at most two batches in flight; outputs leave in order).
         try await withThrowingTaskGroup(of: Void.self) { calls in
             var held: [Flow] = []
-            /// The call in flight, if any: set once it has returned.
-            var call: CallFinished?
+            var inFlight = 0
+            /// The latest batch's turn, if any.
+            var last: BatchTurn?
             func apply(_ count: Int) async throws {
                 let batch = Array(held.prefix(count))
                 held.removeFirst(count)
-                if call != nil { try await calls.next() }
-                state.received(batch.count)  // in flight until applied, as in a gathering sink
-                let finished = CallFinished()
-                calls.addTask {
-                    defer { finished.set() }
-                    try await self.builtin(t, batch)
+                await last?.called.wait()
+                if inFlight == 2 {
+                    try await calls.next()  // the batch before `last`: outputs leave in order
+                    inFlight -= 1
                 }
-                call = finished
+                state.received(batch.count)  // in flight until applied, as in a gathering sink
+                let turn = BatchTurn(after: last)
+                calls.addTask {
+                    defer { turn.end() }
+                    try await self.builtin(t, batch, turn: turn)
+                }
+                inFlight += 1
+                last = turn
             }
             while true {
                 let next: [Flow]?
@@ -40,15 +47,11 @@ extension NodeRunner {
                 case .batch(let b): next = b
                 case .timedOut:
                     try Task.checkCancellation()
-                    // Upstream is quiet: a partial batch goes out, but not while a call runs,
-                    // which the partial would only queue behind: the node goes on receiving
-                    // (a slow upstream still fills the next batch meanwhile) and looks again
-                    // after the next window.
-                    if let running = call {
-                        guard running.isSet else { continue }
-                        try await calls.next()
-                        call = nil
-                    }
+                    // Upstream is quiet: a partial batch goes out, but not while the model is
+                    // busy, which the partial would only queue behind: the node goes on
+                    // receiving (a slow upstream still fills the next batch meanwhile) and looks
+                    // again after the next window.
+                    if let last, !last.called.isFired { continue }
                     try await apply(held.count)
                     continue
                 case .finished: next = nil
@@ -66,10 +69,21 @@ extension NodeRunner {
     }
 }
 
-/// Set when a gathering node's call has returned, so the node can tell, without waiting, whether
-/// a partial batch may go out.
-final class CallFinished: Sendable {
-    private let finished = Atomic<Bool>(false)
-    var isSet: Bool { finished.load(ordering: .acquiring) }
-    func set() { finished.store(true, ordering: .releasing) }
+/// One batch of a gathering node: when its call is done (the next batch's call may start), and
+/// when it has ended (the next batch's outputs may leave).
+final class BatchTurn: Sendable {
+    let called = OneShotSignal()
+    let ended = OneShotSignal()
+    /// The batch before this one, whose outputs leave first.
+    let previous: OneShotSignal?
+
+    init(after previous: BatchTurn?) {
+        self.previous = previous?.ended
+    }
+
+    /// Every way out of the batch's task: nothing waits forever on a batch that failed.
+    func end() {
+        called.fire()
+        ended.fire()
+    }
 }

@@ -205,8 +205,10 @@ struct NodeRunner: Sendable {
         return t
     }
 
-    func builtin(_ t: any BuiltinTransform, _ flows: [Flow]) async throws {
-        var results = await t.apply(flows.map(\.item))
+    /// Applies `t` to `flows` and passes the outputs on; in a gathering node, `turn` tells when
+    /// the transform's call is done and holds the outputs back until the batch before has gone.
+    func builtin(_ t: any BuiltinTransform, _ flows: [Flow], turn: BatchTurn? = nil) async throws {
+        var results = await t.apply(flows.map(\.item), called: { turn?.called.fire() })
         var attempt = 1
         while attempt < options.retry.maxAttempts {
             let again = results.indices.filter { if case .failure(let e) = results[$0] { e.retry == .transient } else { false } }
@@ -229,6 +231,10 @@ struct NodeRunner: Sendable {
             case .failure(let e):
                 try state.fail(node: step.id, flow: flow, error: e)
             }
+        }
+        if let turn {
+            await turn.previous?.wait()
+            try Task.checkCancellation()
         }
         counters.written.add(out.count, ordering: .relaxed)
         try await send(out)

@@ -9,6 +9,11 @@ import NvisyPlugins
 /// retries an input whose error is transient, and records one whose error is permanent.
 public protocol BuiltinTransform: Sendable {
     func apply(_ items: [ProviderItem]) async -> [Result<[ProviderItem], NvisyError>]
+    /// ``apply(_:)``, calling `called` as soon as the outside work is done (a model has answered)
+    /// and only making the outputs is left: a gathering node then starts the next batch's call
+    /// while this one's outputs are made and passed on, so the model does not wait for them.
+    /// The default calls it when `apply(_:)` returns.
+    func apply(_ items: [ProviderItem], called: @Sendable () -> Void) async -> [Result<[ProviderItem], NvisyError>]
     /// Releases what the transform holds (a model provider's instance) when the run ends.
     func close() async
     /// Items per call the transform works best with (a model's batch), or nil: the executor
@@ -17,6 +22,12 @@ public protocol BuiltinTransform: Sendable {
 }
 
 extension BuiltinTransform {
+    public func apply(_ items: [ProviderItem], called: @Sendable () -> Void) async -> [Result<[ProviderItem], NvisyError>] {
+        let results = await apply(items)
+        called()
+        return results
+    }
+
     public func close() async {}
     public var preferredBatchSize: Int? { nil }
 }
