@@ -292,11 +292,34 @@ async def write(instance: Any, metas: bytes, blob: bytes, offsets: bytes, vector
     await _maybe(instance.write(items))
 
 
-async def embed(instance: Any, texts: list[str]) -> tuple[int, int, array[float]]:
+def _float32_rows(vectors: Any) -> memoryview | None:
+    """A 2-D, C-contiguous float32 buffer (a model's numpy array) as is; None for anything else.
+
+    Handed to the host without a Python float per value: `tolist()` and packing the floats back
+    into an `array` cost about a millisecond per 128 vectors of 256 dimensions, with the GIL held.
+    """
+    if isinstance(vectors, (list, tuple)):
+        return None
+    try:
+        view = memoryview(vectors)
+    except TypeError:
+        return None
+    if view.ndim == 2 and view.format == "f" and view.c_contiguous:
+        return view
+    view.release()
+    return None
+
+
+async def embed(instance: Any, texts: list[str]) -> tuple[int, int, Any]:
     vectors = await _maybe(instance.embed(texts))
+    rows = _float32_rows(vectors)
+    if rows is not None:
+        if rows.shape[0] != len(texts):
+            raise PluginError(f"embed returned {rows.shape[0]} vectors for {len(texts)} texts")
+        return rows.shape[0], rows.shape[1], rows
     if len(vectors) != len(texts):
         raise PluginError(f"embed returned {len(vectors)} vectors for {len(texts)} texts")
-    dims = len(vectors[0]) if vectors else 0
+    dims = len(vectors[0]) if len(vectors) else 0  # not `if vectors`: a numpy array has no truth value
     flat = array("f")
     for v in vectors:
         if len(v) != dims:

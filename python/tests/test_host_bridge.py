@@ -259,3 +259,41 @@ def test_host_selector_reports_queued_jobs_and_real_events() -> None:
         loop.close()
         for fd in (wake_r, wake_w, data_r, data_w):
             os.close(fd)
+
+
+class _Embedder:
+    def __init__(self, vectors: Any) -> None:
+        self.vectors = vectors
+
+    async def embed(self, texts: list[str]) -> Any:
+        return self.vectors
+
+
+def test_embed_hands_a_float32_matrix_over_as_its_buffer() -> None:
+    import numpy as np
+
+    matrix = np.arange(6, dtype=np.float32).reshape(2, 3)
+    rows, dims, flat = asyncio.run(_host.embed(_Embedder(matrix), ["a", "b"]))
+    assert (rows, dims) == (2, 3)
+    assert isinstance(flat, memoryview) and flat.obj is matrix  # no copy, no Python floats
+    assert flat.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+
+
+def test_embed_packs_lists_and_other_arrays_as_floats() -> None:
+    import numpy as np
+
+    for vectors in ([[0.5, 1.0], [2.0, 3.0]], np.array([[0.5, 1.0], [2.0, 3.0]]), np.asfortranarray(np.ones((2, 2), np.float32))):
+        rows, dims, flat = asyncio.run(_host.embed(_Embedder(vectors), ["a", "b"]))
+        assert (rows, dims) == (2, 2) and len(flat) == 4 and flat.typecode == "f"
+    assert list(asyncio.run(_host.embed(_Embedder([[0.5, 1.0], [2.0, 3.0]]), ["a", "b"]))[2]) == [0.5, 1.0, 2.0, 3.0]
+
+
+def test_embed_with_the_wrong_number_of_vectors_is_an_error() -> None:
+    import numpy as np
+    import pytest
+
+    from nvisy_plugin import PluginError
+
+    for vectors in (np.zeros((1, 4), np.float32), [[0.0] * 4]):
+        with pytest.raises(PluginError, match="1 vectors for 2 texts"):
+            asyncio.run(_host.embed(_Embedder(vectors), ["a", "b"]))

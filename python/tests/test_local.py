@@ -35,8 +35,10 @@ def test_embeddings_offline(no_network: None) -> None:
     e = Embeddings.create({})
     texts = ["The cat sat on the mat.", "A kitten rested on the rug.", "Quarterly revenue fell by ten percent.",
              "The cat sat on the mat."]
-    v = asyncio.run(e.embed(texts))
-    assert len(v) == 4 and all(len(x) == 256 for x in v)
+    raw = asyncio.run(e.embed(texts))
+    # A float32 matrix, which the host reads as a buffer (no Python float per value).
+    assert memoryview(raw).format == "f" and memoryview(raw).shape == (4, 256)
+    v = raw.tolist()
     assert v[0] == v[3]
     assert abs(math.sqrt(sum(x * x for x in v[0])) - 1) < 1e-4  # normalised by default
     assert _cos(v[0], v[1]) > _cos(v[0], v[2])

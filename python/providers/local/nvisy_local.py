@@ -112,21 +112,21 @@ class Embeddings(EmbeddingProvider[EmbeddingsConfig]):
     async def check(self) -> None:
         await asyncio.to_thread(self._model)
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
+    async def embed(self, texts: list[str]) -> Any:
         if not texts:
             return []
         # A loaded model is taken as is: only its first load goes to a worker thread (a hop there
         # and back costs each call a wake-up of two threads).
         model = _models.get(self._key()) or await asyncio.to_thread(self._model)
 
-        def run() -> list[list[float]]:
+        def run() -> Any:
             if self.config.model == MINILM:
                 vectors = model.encode(texts, batch_size=self.config.batch_size, normalize_embeddings=self.config.normalize,
                                        convert_to_numpy=True, show_progress_bar=False)
             else:
                 vectors = model.embed(texts, norm=self.config.normalize, batch_size=self.config.batch_size)
-            # tolist() already gives Python floats (numpy converts float32 to double).
-            return vectors.tolist()
+            # The float32 array as is: the host reads its buffer (no Python float per value).
+            return vectors
 
         return await asyncio.to_thread(run)
 
