@@ -19,5 +19,5 @@ swift build -c "$CONFIG" --scratch-path "$SCRATCH" --product nvisy-bench-rag >"$
 rm -f "$log"
 corpus=$(mktemp /tmp/nvisy-rag-corpus.XXXXXX)
 trap 'rm -f "$corpus"' EXIT
-.venv/bin/python scripts/rag_corpus.py "$(( (N > 20000 ? N : 20000) + 200 ))" "$corpus"
+.venv/bin/python scripts/rag_corpus.py "$(( (N > 80000 ? N : 80000) + 200 ))" "$corpus"  # 80k: the indexing rounds
 "$SCRATCH/$CONFIG/nvisy-bench-rag" "$corpus" "$PWD" "$N"
