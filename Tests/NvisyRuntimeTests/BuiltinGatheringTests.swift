@@ -22,35 +22,22 @@ struct BuiltinGatheringTests {
         }
     }
 
-    static func run(rows: Int, pageSize: Int, preferred: Int?) async throws -> (sizes: [Int], written: Int) {
-        try await withRuntimeDatabase { url, client, executor in
-            try await ExecutorTests.sourceTable(client, rows)
-            try await createPeopleTable(client, "dst")
-            let recording = Recording(preferred: preferred)
-            let spec = BuiltinTransformSpec(name: "record", accepts: nil, produces: nil) { _, _ in .success(recording) }
-            let definition = PipelineDefinition(nodes: [.source("in", connection: "src"), .transform("rec", "record"), .sink("out", connection: "dst")],
-                                                edges: [.init(from: "in", to: "rec"), .init(from: "rec", to: "out")])
-            let plan = try await PipelineCompiler(host: try await RuntimeTestSupport.host(), connections: StaticConnectionResolver([
-                "src": tableConnection(url, "src", pageSize: pageSize), "dst": tableConnection(url, "dst")]),
-                builtins: BuiltinTransformCatalog([spec])).compile(definition)
-            // A window no page of the source takes on a loaded machine: every batch but the last is
-            // then a full one (the 10 ms default sends a partial batch when a page is slower).
-            let options = RunOptions(batchSize: pageSize, gatherWindow: .seconds(2))
-            let result = await executor.run(plan, runId: UUID(), options: options)
-            #expect(result.status == .completed, "\(String(describing: result.error))")
-            return (recording.sizes, try await client.int("SELECT count(*)::int FROM dst"))
-        }
+    static func run(rows: Int, pageSize: Int, preferred: Int?) async throws -> [Int] {
+        let recording = Recording(preferred: preferred)
+        // A window no page of the source takes on a loaded machine: every batch but the last is
+        // then a full one (the 10 ms default sends a partial batch when a page is slower).
+        try await runChain([("record", recording)], rows: rows, pageSize: pageSize, gatherWindow: .seconds(2))
+        return recording.sizes
     }
 
     @Test("input in batches of 7, preferred 32: the transform gets batches of exactly 32 and then the rest; every row arrives once")
     func gathers() async throws {
-        let (sizes, written) = try await Self.run(rows: 200, pageSize: 7, preferred: 32)
-        #expect(written == 200)
+        let sizes = try await Self.run(rows: 200, pageSize: 7, preferred: 32)  // every row written once: runChain
         #expect(sizes.reduce(0, +) == 200)
         #expect(sizes.dropLast().allSatisfy { $0 == 32 } && sizes.count == 7, "\(sizes)")
         // Without a preference, each input batch is applied as it comes.
-        let (plain, plainWritten) = try await Self.run(rows: 50, pageSize: 7, preferred: nil)
-        #expect(plainWritten == 50 && plain.max() == 7, "\(plain)")
+        let plain = try await Self.run(rows: 50, pageSize: 7, preferred: nil)
+        #expect(plain.max() == 7, "\(plain)")
     }
 
     /// `count`: passes items on unchanged, counting them.
@@ -83,29 +70,37 @@ struct BuiltinGatheringTests {
         }
     }
 
+    /// `rows` rows of a real source table (pages of `pageSize`) through `transforms`, in order,
+    /// into a real sink table; expects the run to complete and every row to arrive once.
+    static func runChain(_ transforms: [(name: String, transform: any BuiltinTransform)], rows: Int = 200, pageSize: Int,
+                         gatherWindow: Duration = .milliseconds(10)) async throws {
+        try await withRuntimeDatabase { url, client, executor in
+            try await ExecutorTests.sourceTable(client, rows)
+            try await createPeopleTable(client, "dst")
+            let catalog = BuiltinTransformCatalog(transforms.map { t in
+                BuiltinTransformSpec(name: t.name, accepts: nil, produces: nil) { _, _ in .success(t.transform) }
+            })
+            let ids = ["in"] + transforms.map(\.name) + ["out"]
+            let definition = PipelineDefinition(
+                nodes: [.source("in", connection: "src")] + transforms.map { .transform($0.name, $0.name) } + [.sink("out", connection: "dst")],
+                edges: zip(ids, ids.dropFirst()).map { .init(from: $0, to: $1) })
+            let plan = try await PipelineCompiler(host: try await RuntimeTestSupport.host(), connections: StaticConnectionResolver([
+                "src": tableConnection(url, "src", pageSize: pageSize), "dst": tableConnection(url, "dst")]), builtins: catalog).compile(definition)
+            let result = await executor.run(plan, runId: UUID(), options: RunOptions(batchSize: pageSize, gatherWindow: gatherWindow))
+            #expect(result.status == .completed, "\(String(describing: result.error))")
+            #expect(try await client.int("SELECT count(*)::int FROM dst") == rows)
+        }
+    }
+
     @Test("a gathering node keeps receiving while its transform runs: the next batch is gathered during the call, not after it")
     func gathersDuringCall() async throws {
-        try await withRuntimeDatabase { url, client, executor in
-            try await ExecutorTests.sourceTable(client, 200)
-            try await createPeopleTable(client, "dst")
-            let counting = Counting()
-            // A batch's worth more upstream while the first call runs: only possible if this node
-            // takes input during the call (the channel hands a batch over only to a receiver;
-            // without that, upstream gets one batch of 7 ahead at most).
-            let slow = FirstCallWaits(upstream: counting)
-            let catalog = BuiltinTransformCatalog([
-                BuiltinTransformSpec(name: "count", accepts: nil, produces: nil) { _, _ in .success(counting) },
-                BuiltinTransformSpec(name: "slow", accepts: nil, produces: nil) { _, _ in .success(slow) }])
-            let definition = PipelineDefinition(
-                nodes: [.source("in", connection: "src"), .transform("n", "count"), .transform("s", "slow"), .sink("out", connection: "dst")],
-                edges: [.init(from: "in", to: "n"), .init(from: "n", to: "s"), .init(from: "s", to: "out")])
-            let plan = try await PipelineCompiler(host: try await RuntimeTestSupport.host(), connections: StaticConnectionResolver([
-                "src": tableConnection(url, "src", pageSize: 7), "dst": tableConnection(url, "dst")]), builtins: catalog).compile(definition)
-            let result = await executor.run(plan, runId: UUID(), options: RunOptions(batchSize: 7))
-            #expect(result.status == .completed, "\(String(describing: result.error))")
-            #expect(slow.reached.withLock { $0 } == true)
-            #expect(try await client.int("SELECT count(*)::int FROM dst") == 200)
-        }
+        let counting = Counting()
+        // A batch's worth more upstream while the first call runs: only possible if this node
+        // takes input during the call (the channel hands a batch over only to a receiver;
+        // without that, upstream gets one batch of 7 ahead at most).
+        let slow = FirstCallWaits(upstream: counting)
+        try await Self.runChain([("count", counting), ("slow", slow)], pageSize: 7)
+        #expect(slow.reached.withLock { $0 } == true)
     }
 
     /// `split`: gathers 32 and tells the executor its call is done at once; then the first batch
@@ -143,27 +138,13 @@ struct BuiltinGatheringTests {
 
     @Test("a gathering node starts the next call once the transform says its call is done, while the previous outputs are made; outputs still leave in order")
     func nextCallDuringOutputs() async throws {
-        try await withRuntimeDatabase { url, client, executor in
-            try await ExecutorTests.sourceTable(client, 200)
-            try await createPeopleTable(client, "dst")
-            let split = CallThenSlowOutputs()
-            let order = ArrivalOrder()
-            let catalog = BuiltinTransformCatalog([
-                BuiltinTransformSpec(name: "split", accepts: nil, produces: nil) { _, _ in .success(split) },
-                BuiltinTransformSpec(name: "ids", accepts: nil, produces: nil) { _, _ in .success(order) }])
-            let definition = PipelineDefinition(
-                nodes: [.source("in", connection: "src"), .transform("s", "split"), .transform("o", "ids"), .sink("out", connection: "dst")],
-                edges: [.init(from: "in", to: "s"), .init(from: "s", to: "o"), .init(from: "o", to: "out")])
-            let plan = try await PipelineCompiler(host: try await RuntimeTestSupport.host(), connections: StaticConnectionResolver([
-                "src": tableConnection(url, "src", pageSize: 50), "dst": tableConnection(url, "dst")]), builtins: catalog).compile(definition)
-            let result = await executor.run(plan, runId: UUID(), options: RunOptions(batchSize: 50))
-            #expect(result.status == .completed, "\(String(describing: result.error))")
-            // Before, the second call waited for the first batch's outputs to be passed on.
-            #expect(split.overlapped.withLock { $0 } == true)
-            // The first batch's outputs were made last, yet left first: ids arrive as the source read them.
-            let ids = order.ids.withLock { $0 }
-            #expect(ids == Array(0..<200), "\(ids.prefix(80))")
-            #expect(try await client.int("SELECT count(*)::int FROM dst") == 200)
-        }
+        let split = CallThenSlowOutputs()
+        let order = ArrivalOrder()
+        try await Self.runChain([("split", split), ("ids", order)], pageSize: 50)
+        // Before, the second call waited for the first batch's outputs to be passed on.
+        #expect(split.overlapped.withLock { $0 } == true)
+        // The first batch's outputs were made last, yet left first: ids arrive as the source read them.
+        let ids = order.ids.withLock { $0 }
+        #expect(ids == Array(0..<200), "\(ids.prefix(80))")
     }
 }
