@@ -12,7 +12,8 @@ public protocol BuiltinTransform: Sendable {
     /// ``apply(_:)``, calling `called` as soon as the outside work is done (a model has answered)
     /// and only making the outputs is left: a gathering node then starts the next batch's call
     /// while this one's outputs are made and passed on, so the model does not wait for them.
-    /// The default calls it when `apply(_:)` returns.
+    /// The default calls it when `apply(_:)` returns. The executor's retries of transient
+    /// failures come after `called`, so a retry may run beside the next batch's call.
     func apply(_ items: [ProviderItem], called: @Sendable () -> Void) async -> [Result<[ProviderItem], NvisyError>]
     /// Releases what the transform holds (a model provider's instance) when the run ends.
     func close() async

@@ -67,13 +67,13 @@ struct EmbedTransform: BuiltinTransform {
                 // One `embedding` value per call (a model answers one dimension), and each output
                 // made in one step: this runs between two model calls, so its cost is the model's
                 // idle time (it was 0.5 ms per 128 items with a JSON pointer and two field writes).
-                var tags: [Int: JSONValue] = [:]
+                var embeddingByDimensions: [Int: JSONValue] = [:]
                 for (entry, vector) in zip(slice, vectors) {
                     let item = items[entry.index]
-                    let tag = tags[vector.count] ?? {
+                    let embedding = embeddingByDimensions[vector.count] ?? {
                         let t: JSONValue = ["provider": .string(model.connection.provider), "dimensions": .number(Double(vector.count)),
                                             "model": .string(EmbeddingModelName.of(model.connection))]
-                        tags[vector.count] = t
+                        embeddingByDimensions[vector.count] = t
                         return t
                     }()
                     var fields: [String: JSONValue]
@@ -82,7 +82,7 @@ struct EmbedTransform: BuiltinTransform {
                     case let other?: fields = ["value": other]
                     case nil: fields = [:]
                     }
-                    fields["embedding"] = tag
+                    fields["embedding"] = embedding
                     results[entry.index] = .success([ProviderItem(metadata: .object(fields), payload: item.payload, vector: vector,
                                                                   resumeToken: item.resumeToken)])
                 }
