@@ -133,14 +133,15 @@ struct ChunkRepositoryTests {
                     """), logger: TestPostgres.logger)
             }
             let run = UUID()
-            // 3 × 100 chunks ≥ parallelFrom: parts of 150, so the middle file is in both.
-            #expect(files.count * 100 >= ChunkRepository.parallelFrom && ChunkRepository.parallelWriters == 2)
-            let rows = files.flatMap { id in chunks(file: id, run: run, texts: (0..<100).map { "chunk \($0) of \(id)" }) }
+            // 3 files of a third of parallelFrom (rounded up): two parts, and the middle file is in both.
+            let perFile = (ChunkRepository.parallelFrom + 2) / 3
+            #expect(files.count * perFile >= ChunkRepository.parallelFrom && ChunkRepository.parallelWriters == 2)
+            let rows = files.flatMap { id in chunks(file: id, run: run, texts: (0..<perFile).map { "chunk \($0) of \(id)" }) }
             for _ in 0..<2 {  // the second time, every part meets its earlier copy and takes the upsert
                 let visible = try await f.repository.write(workspace: f.workspace, modelID: f.model, chunks: rows)
                 #expect(Set(visible) == Set(files))
-                #expect(try await f.strings("SELECT count(*)::text FROM chunks") == ["300"])
-                for id in files { #expect(try await f.repository.status(file: id).map(\.chunkCount) == [100]) }
+                #expect(try await f.strings("SELECT count(*)::text FROM chunks") == ["\(files.count * perFile)"])
+                for id in files { #expect(try await f.repository.status(file: id).map(\.chunkCount) == [perFile]) }
             }
         }
     }
