@@ -70,10 +70,6 @@ static inline PyObject *nvisy_py_cfunction(const char *name, PyCFunction fn, int
     return PyCFunction_New(def, self);
 }
 
-/// Isolated interpreter configuration: no environment variables, no user site, no signal
-/// handlers (the host owns SIGINT/SIGTERM), and `program_name`/`executable` set to the venv's
-/// `bin/python`, so `sys.prefix` is the venv and `sys.path` is the stdlib + its site-packages.
-/// Returns NULL on success, or a malloc'd error message.
 // glibc's malloc for a process that runs models in embedded Python (called before the interpreter
 // starts). A model call allocates tens of MB of temporaries (wordllama: ≈ 26 MB of token vectors
 // per 128 texts): above the default mmap threshold each is mapped, touched page by page (the kernel
@@ -86,6 +82,10 @@ static inline int nvisy_tune_malloc_for_models(void) {
     return mallopt(M_MMAP_THRESHOLD, 64 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 128 << 20) == 1;
 }
 
+/// Isolated interpreter configuration: no environment variables, no user site, no signal
+/// handlers (the host owns SIGINT/SIGTERM), and `program_name`/`executable` set to the venv's
+/// `bin/python`, so `sys.prefix` is the venv and `sys.path` is the stdlib + its site-packages.
+/// Returns NULL on success, or a malloc'd error message.
 static inline char *nvisy_py_initialize(const char *venv_python) {
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
